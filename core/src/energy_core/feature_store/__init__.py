@@ -1,0 +1,43 @@
+"""Feature store: the interface (`base`) and its backends, chosen by `FeatureStoreSettings`."""
+
+from __future__ import annotations
+
+from energy_core.feature_store.base import (
+    FeatureGroupNotFound,
+    FeatureStore,
+    FeatureStoreError,
+    FeatureStoreUnavailable,
+    FeatureValidationError,
+    InsertResult,
+    Split,
+    TrainingData,
+    TrainingDatasetMeta,
+    TrainingDatasetNotFound,
+)
+from energy_core.settings import FeatureStoreSettings, load
+
+__all__ = [
+    "FeatureGroupNotFound",
+    "FeatureStore",
+    "FeatureStoreError",
+    "FeatureStoreUnavailable",
+    "FeatureValidationError",
+    "InsertResult",
+    "Split",
+    "TrainingData",
+    "TrainingDatasetMeta",
+    "TrainingDatasetNotFound",
+    "open_feature_store",
+]
+
+
+def open_feature_store(settings: FeatureStoreSettings | None = None) -> FeatureStore:
+    """The configured feature store. Imports a backend only when it is selected."""
+    settings = settings or load(FeatureStoreSettings)
+    if settings.backend == "hopsworks":
+        from energy_core.feature_store.hopsworks_store import HopsworksFeatureStore
+
+        return HopsworksFeatureStore(settings)
+    from energy_core.feature_store.embedded import EmbeddedFeatureStore
+
+    return EmbeddedFeatureStore(settings.root, lock_timeout_s=settings.lock_timeout_s)
