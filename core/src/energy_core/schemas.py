@@ -15,6 +15,7 @@ Conventions
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -47,6 +48,11 @@ def consumer_type_label(code: str) -> str:
     return CONSUMER_TYPE_LABELS.get(code, f"Consumer type {code}")
 
 
+def _rule(name: str, check: Callable[..., pa.Check], *args: Any) -> pa.Check:
+    """A check whose failures are reported under `name` (the rule a user reads in the error)."""
+    return check(*args, name=name, error=name)
+
+
 def _utc(nullable: bool = False) -> pa.Column:
     return pa.Column(UTC_DTYPE, nullable=nullable)
 
@@ -55,8 +61,8 @@ def _float(nullable: bool = True, *checks: pa.Check) -> pa.Column:
     return pa.Column("float64", checks=list(checks), nullable=nullable)
 
 
-_AREA = pa.Column("string", pa.Check.isin(AREAS, name="known_area"))
-_CONSUMER_TYPE = pa.Column("string", pa.Check.isin(CONSUMER_TYPES, name="known_consumer_type"))
+_AREA = pa.Column("string", _rule("known_area", pa.Check.isin, AREAS))
+_CONSUMER_TYPE = pa.Column("string", _rule("known_consumer_type", pa.Check.isin, CONSUMER_TYPES))
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,7 @@ ENERGY_CONSUMPTION = FeatureGroupSpec(
         "area": _AREA,
         "consumer_type": _CONSUMER_TYPE,
         "energy_consumption_kwh": pa.Column(
-            "float64", pa.Check.ge(0, name="non_negative_consumption"), nullable=False
+            "float64", _rule("non_negative_consumption", pa.Check.ge, 0), nullable=False
         ),
     },
     column_descriptions={
@@ -137,13 +143,13 @@ WEATHER = FeatureGroupSpec(
         "area": _AREA,
         "station": pa.Column("string"),
         "period_start_utc": _utc(),
-        "period_hours": pa.Column("int64", pa.Check.isin([1, 23, 24, 25], name="known_period")),
-        "temperature_c": _float(True, pa.Check.in_range(-60, 60, name="plausible_temperature")),
-        "temperature_min_c": _float(True, pa.Check.in_range(-60, 60, name="plausible_temperature")),
-        "temperature_max_c": _float(True, pa.Check.in_range(-60, 60, name="plausible_temperature")),
-        "precipitation_mm": _float(True, pa.Check.ge(0, name="non_negative_precipitation")),
-        "wind_speed_kmh": _float(True, pa.Check.ge(0, name="non_negative_wind_speed")),
-        "pressure_hpa": _float(True, pa.Check.in_range(850, 1100, name="plausible_pressure")),
+        "period_hours": pa.Column("int64", _rule("known_period", pa.Check.isin, [1, 23, 24, 25])),
+        "temperature_c": _float(True, _rule("plausible_temperature", pa.Check.in_range, -60, 60)),
+        "temperature_min_c": _float(True, _rule("plausible_temperature", pa.Check.in_range, -60, 60)),
+        "temperature_max_c": _float(True, _rule("plausible_temperature", pa.Check.in_range, -60, 60)),
+        "precipitation_mm": _float(True, _rule("non_negative_precipitation", pa.Check.ge, 0)),
+        "wind_speed_kmh": _float(True, _rule("non_negative_wind_speed", pa.Check.ge, 0)),
+        "pressure_hpa": _float(True, _rule("plausible_pressure", pa.Check.in_range, 850, 1100)),
     },
 )
 
@@ -167,7 +173,7 @@ CALENDAR = FeatureGroupSpec(
         "is_holiday": pa.Column("bool"),
         "is_holiday_like": pa.Column("bool"),
         "holiday_name": pa.Column("string", nullable=True),
-        "utc_offset_hours": pa.Column("int64", pa.Check.isin([1, 2], name="danish_utc_offset")),
+        "utc_offset_hours": pa.Column("int64", _rule("danish_utc_offset", pa.Check.isin, [1, 2])),
     },
 )
 
@@ -185,7 +191,7 @@ PREDICTIONS = FeatureGroupSpec(
         "area": _AREA,
         "consumer_type": _CONSUMER_TYPE,
         "forecast_made_at": _utc(),
-        "hours_ahead": pa.Column("int64", pa.Check.in_range(1, 168, name="positive_horizon")),
+        "hours_ahead": pa.Column("int64", _rule("positive_horizon", pa.Check.in_range, 1, 168)),
         "prediction_kwh": _float(False),
         "prediction_q10_kwh": _float(True),
         "prediction_q90_kwh": _float(True),
@@ -207,7 +213,7 @@ MONITORING = FeatureGroupSpec(
         "datetime_utc": _utc(),
         "area": _AREA,
         "consumer_type": _CONSUMER_TYPE,
-        "hours_ahead": pa.Column("int64", pa.Check.in_range(1, 168, name="positive_horizon")),
+        "hours_ahead": pa.Column("int64", _rule("positive_horizon", pa.Check.in_range, 1, 168)),
         "forecast_made_at": _utc(),
         "model_version": pa.Column("int64"),
         "prediction_kwh": _float(False),
@@ -248,7 +254,7 @@ MONITORING_HORIZON = FeatureGroupSpec(
     description="Forecast error per target hour and hours_ahead, aggregated across all series.",
     columns={
         "datetime_utc": _utc(),
-        "hours_ahead": pa.Column("int64", pa.Check.in_range(1, 168, name="positive_horizon")),
+        "hours_ahead": pa.Column("int64", _rule("positive_horizon", pa.Check.in_range, 1, 168)),
         "mape": _float(True),
         "wape": _float(True),
         "mae_kwh": _float(True),
@@ -271,7 +277,7 @@ ALERTS = FeatureGroupSpec(
     columns={
         "datetime_utc": _utc(),
         "check_name": pa.Column("string"),
-        "status": pa.Column("string", pa.Check.isin(["ok", "warn", "alert"], name="known_status")),
+        "status": pa.Column("string", _rule("known_status", pa.Check.isin, ["ok", "warn", "alert"])),
         "value": _float(True),
         "threshold": _float(True),
         "reason": pa.Column("string"),
