@@ -1,7 +1,7 @@
 """Backends the feature-store contract suite runs against.
 
-Only the embedded backend runs here: a Hopsworks backend needs a live cluster, which this
-environment cannot reach; add it to BACKENDS where one is configured.
+`hopsworks-fake` is the real HopsworksFeatureStore mapping over an in-memory fake of the hsfs
+calls it makes (fake_hsfs.py): a Hopsworks cluster cannot be reached from here.
 """
 
 from __future__ import annotations
@@ -11,16 +11,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from energy_core.feature_store import FeatureStore
 from energy_core.feature_store.embedded import EmbeddedFeatureStore
+from energy_core.feature_store.hopsworks_store import HopsworksFeatureStore
+from energy_core.settings import FeatureStoreSettings
 
-BACKENDS = ["embedded"]
+from .fake_hsfs import FakeHopsworksFeatureStore
+
+BACKENDS = ["embedded", "hopsworks-fake"]
 
 
 def _make(backend: str, root: Path) -> FeatureStore:
     if backend == "embedded":
         return EmbeddedFeatureStore(root)
+    if backend == "hopsworks-fake":
+        settings = FeatureStoreSettings(ENERGY_HOME=root)  # type: ignore[call-arg]
+        return HopsworksFeatureStore(settings, feature_store=FakeHopsworksFeatureStore())
     raise ValueError(backend)
 
 

@@ -1,0 +1,362 @@
+"""Backend-independent table operations every feature-store backend shares.
+
+Validation against the declared schema, the diff that makes inserts idempotent, the point-in-time
+as-of join of a feature view, statistics and time splits are the *semantics* of the store; they
+live here once (on Arrow/pandas, executed by pandera and DuckDB) so the embedded and Hopsworks
+backends cannot drift apart. Backends only move bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, TypeAlias
+
+import duckdb
+import pandas as pd
+import pandera.errors as pa_errors
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from energy_core.feature_store.base import (
+    ColumnSummary,
+    FeatureGroupStatistics,
+    FeatureValidationError,
+    Split,
+    TrainingData,
+    TrainingDatasetMeta,
+)
+from energy_core.schemas import UTC_DTYPE, FeatureGroupSpec, FeatureViewSpec, feature_columns
+
+# A source of rows DuckDB and pyarrow can scan without copying: a dataset or an in-memory table.
+Source: TypeAlias = ds.Dataset | pa.Table
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "string[python]": pa.string(),
+    "float64": pa.float64(),
+    "int64": pa.int64(),
+    "bool": pa.bool_(),
+    "boolean": pa.bool_(),
+    "datetime64[us, UTC]": pa.timestamp("us", tz="UTC"),
+}
+_PANDAS_TYPES: dict[str, Any] = {
+    "string[python]": pd.StringDtype(),
+    "float64": "float64",
+    "int64": "int64",
+    "bool": "bool",
+    "boolean": pd.BooleanDtype(),
+    "datetime64[us, UTC]": UTC_DTYPE,
+}
+
+
+def dtype_name(spec: FeatureGroupSpec, column: str) -> str:
+    return str(spec.columns[column].dtype)
+
+
+def arrow_schema(spec: FeatureGroupSpec) -> pa.Schema:
+    """The storage schema declared by a feature group spec."""
+    return pa.schema(
+        [pa.field(n, _ARROW_TYPES[str(c.dtype)], nullable=bool(c.nullable)) for n, c in spec.columns.items()]
+    )
+
+
+def to_utc(value: datetime | pd.Timestamp) -> datetime:
+    """A timezone-aware UTC datetime; naive input is a programming error, said plainly."""
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: every time in the system must be timezone-aware UTC")
+    return ts.tz_convert("UTC").to_pydatetime()
+
+
+def normalise(frame: pd.DataFrame, spec: FeatureGroupSpec) -> pd.DataFrame:
+    """Harmless representation changes only (never value coercion), so validation sees the truth:
+    tz-aware datetimes to microsecond UTC, Arrow-backed or all-str object columns to `string`."""
+    out = frame.copy()
+    for name in out.columns:
+        if name not in spec.columns:
+            continue
+        declared = str(spec.columns[name].dtype)
+        series = out[name]
+        if isinstance(series.dtype, pd.DatetimeTZDtype) and declared.startswith("datetime64"):
+            out[name] = series.dt.tz_convert("UTC").astype(UTC_DTYPE)
+        elif declared == "string[python]" and (
+            isinstance(series.dtype, pd.StringDtype)
+            or (series.dtype == object and all(isinstance(v, str) for v in series.dropna()))
+        ):
+            out[name] = series.astype(pd.StringDtype())
+    return out
+
+
+def _failures_from(exc: pa_errors.SchemaErrors) -> pd.DataFrame:
+    rows = [
+        {
+            "rule": str(case.check),
+            "column": None if pd.isna(case.column) else str(case.column),
+            "row": None if pd.isna(case.index) else case.index,
+            "value": None if pd.isna(case.failure_case) else str(case.failure_case),
+        }
+        for case in exc.failure_cases.itertuples(index=False)
+    ]
+    return pd.DataFrame(rows, columns=["rule", "column", "row", "value"])
+
+
+def validate_batch(group: FeatureGroupSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    """The batch, normalised and checked against every rule of the group's schema.
+
+    Raises FeatureValidationError naming each broken rule with its column, row and value. Rows
+    are named by the submitted frame's index (by position when that index is not unique).
+    """
+    batch = normalise(frame, group)
+    if not batch.index.is_unique:
+        batch = batch.reset_index(drop=True)
+    try:
+        return group.schema.validate(batch, lazy=True)
+    except pa_errors.SchemaErrors as exc:
+        failures = _failures_from(exc)
+        bad_rows = [r for r in failures["row"].dropna().unique() if r in batch.index]
+        raise FeatureValidationError(group.name, failures, batch.loc[bad_rows]) from exc
+
+
+def to_arrow(group: FeatureGroupSpec, batch: pd.DataFrame) -> pa.Table:
+    """A validated batch as an Arrow table in storage order (sorted by key, then time)."""
+    ordered = batch.sort_values(list(group.key)).reset_index(drop=True)[list(group.columns)]
+    return pa.Table.from_pandas(ordered, schema=arrow_schema(group), preserve_index=False)
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    con.execute("SET threads TO 2")
+    return con
+
+
+def q(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def event_time_bounds(group: FeatureGroupSpec, batch: pa.Table) -> tuple[datetime, datetime]:
+    return pc.min(batch[group.event_time]).as_py(), pc.max(batch[group.event_time]).as_py()
+
+
+def changed_rows(group: FeatureGroupSpec, batch: pa.Table, existing: Source) -> tuple[pa.Table, int]:
+    """Rows of `batch` that are new or differ from `existing` (the stored rows of the batch's
+    event-time range), and how many of them update an existing key. Identical rows drop out,
+    which is what makes re-inserting a batch a no-op."""
+    keys = list(group.key)
+    values = [c for c in group.columns if c not in keys]
+    on = " AND ".join(f"b.{q(k)} = e.{q(k)}" for k in keys)
+    differs = " OR ".join(f"b.{q(c)} IS DISTINCT FROM e.{q(c)}" for c in values) or "FALSE"
+    con = connect()
+    try:
+        con.register("b", batch)
+        con.register("e", existing)
+        changed = con.sql(
+            f"SELECT b.*, e.{q(keys[0])} IS NOT NULL AS _exists FROM b LEFT JOIN e ON {on} "
+            f"WHERE e.{q(keys[0])} IS NULL OR ({differs})"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    n_updated = int(pc.sum(changed["_exists"]).as_py() or 0)
+    return changed.drop_columns(["_exists"]).cast(arrow_schema(group)), n_updated
+
+
+def filter_expression(
+    group: FeatureGroupSpec,
+    schema: pa.Schema,
+    start: datetime | None,
+    end: datetime | None,
+    filters: Mapping[str, Any] | None,
+) -> ds.Expression | None:
+    """start <= event time < end, and column == value (or IN a list), typed like the stored schema."""
+    parts: list[ds.Expression] = []
+    if start is not None:
+        parts.append(ds.field(group.event_time) >= to_utc(start))
+    if end is not None:
+        parts.append(ds.field(group.event_time) < to_utc(end))
+    for name, value in (filters or {}).items():
+        if name not in group.columns:
+            raise ValueError(f"cannot filter on unknown column {name!r} of feature group {group.name!r}")
+        kind = schema.field(name).type  # Delta may store strings as string_view: cast literals to it
+        if isinstance(value, list | tuple | set):
+            parts.append(ds.field(name).isin(pa.array(list(value)).cast(kind)))
+        else:
+            parts.append(ds.field(name) == pa.scalar(value).cast(kind))
+    expr: ds.Expression | None = None
+    for part in parts:
+        expr = part if expr is None else expr & part
+    return expr
+
+
+def scan(
+    group: FeatureGroupSpec,
+    source: Source,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    filters: Mapping[str, Any] | None = None,
+    columns: list[str] | None = None,
+) -> pd.DataFrame:
+    """Filtered, key-sorted rows of a group as pandas with the declared dtypes."""
+    dataset = source if isinstance(source, ds.Dataset) else ds.dataset(source)
+    cols = columns or list(group.columns)
+    unknown = [c for c in cols if c not in group.columns]
+    if unknown:
+        raise ValueError(f"unknown column(s) {unknown} for feature group {group.name!r}")
+    table = dataset.to_table(columns=cols, filter=filter_expression(group, dataset.schema, start, end, filters))
+    sort_keys = [(k, "ascending") for k in group.key if k in cols]
+    if sort_keys:
+        table = table.sort_by(sort_keys)
+    return to_pandas(table, group)
+
+
+def to_pandas(table: pa.Table, group: FeatureGroupSpec | None, extra: dict[str, str] | None = None) -> pd.DataFrame:
+    """Arrow → pandas with the declared dtypes, so a read returns exactly what was inserted."""
+    frame: pd.DataFrame = table.to_pandas()
+    declared = {n: str(c.dtype) for n, c in group.columns.items()} if group else {}
+    declared.update(extra or {})
+    for name in frame.columns:
+        kind = declared.get(name)
+        if kind is None:
+            continue
+        target = _PANDAS_TYPES[kind]
+        if kind == "bool" and frame[name].isna().any():
+            target = pd.BooleanDtype()
+        if kind == "int64" and frame[name].isna().any():
+            target = pd.Int64Dtype()
+        frame[name] = frame[name].astype(target)
+    return frame
+
+
+def statistics(group: FeatureGroupSpec, version: int, source: Source) -> FeatureGroupStatistics:
+    """Row count, key count, event-time range and a summary per column, computed in DuckDB."""
+    con = connect()
+    try:
+        con.register("t", source)
+        et = q(group.event_time)
+        key_expr = ", ".join(q(k) for k in group.primary_key) or "1"
+        rows, keys, tmin, tmax = con.execute(
+            f"SELECT count(*), count(DISTINCT ({key_expr})), min({et}), max({et}) FROM t"
+        ).fetchone() or (0, 0, None, None)
+        summaries = []
+        for name, col in group.columns.items():
+            kind = str(col.dtype)
+            numeric = kind in ("float64", "int64")
+            agg = f"count(*) - count({q(name)}), approx_count_distinct({q(name)}), min({q(name)}), max({q(name)})"
+            if numeric:
+                agg += f", avg({q(name)}), stddev_samp({q(name)})"
+            res = con.execute(f"SELECT {agg} FROM t").fetchone() or ()
+            summaries.append(
+                ColumnSummary(
+                    name=name,
+                    dtype=kind,
+                    null_count=int(res[0] or 0),
+                    distinct_count=None if res[1] is None else int(res[1]),
+                    min=res[2] if kind != "bool" else None,
+                    max=res[3] if kind != "bool" else None,
+                    mean=float(res[4]) if numeric and res[4] is not None else None,
+                    std=float(res[5]) if numeric and res[5] is not None else None,
+                )
+            )
+    finally:
+        con.close()
+    return FeatureGroupStatistics(
+        group=group.name,
+        table_version=version,
+        row_count=int(rows),
+        key_count=int(keys) if group.primary_key else 1,
+        event_time_min=tmin,
+        event_time_max=tmax,
+        columns=summaries,
+    )
+
+
+def as_of_join(view: FeatureViewSpec, spine: pd.DataFrame, sources: Mapping[str, Source | None]) -> pd.DataFrame:
+    """Materialise a feature view: each join's features as of each spine row's time minus its lag.
+
+    `sources` maps each joined group's table name to its rows (None: the group has no rows).
+    DuckDB's ASOF LEFT JOIN takes, per key, the latest row with event time <= t - lag, so no value
+    from after that time can appear.
+    """
+    et = view.spine.event_time
+    extra_types: dict[str, str] = {}
+    for join in view.joins:
+        for f in feature_columns(join):
+            extra_types[join.prefix + f] = dtype_name(join.group, f)
+    if spine.empty:
+        out = spine.copy()
+        for name, kind in extra_types.items():
+            out[name] = pd.Series(dtype=_PANDAS_TYPES[kind])
+        return out
+    t_max = spine[et].max()
+    con = connect()
+    try:
+        con.register("spine", spine)
+        select, joins = ["spine.*"], []
+        for i, join in enumerate(view.joins):
+            alias = f"j{i}"
+            select += [f"{alias}.{q(f)} AS {q(join.prefix + f)}" for f in feature_columns(join)]
+            source = sources.get(join.group.table_name)
+            if source is None:
+                source = pa.Table.from_pandas(join.group.empty_frame(), schema=arrow_schema(join.group))
+            dataset = source if isinstance(source, ds.Dataset) else ds.dataset(source)
+            con.register(alias, dataset.filter(ds.field(join.group.event_time) <= (t_max - join.lag).to_pydatetime()))
+            lag_s = int(join.lag / timedelta(seconds=1))
+            conds = [f"spine.{q(k)} = {alias}.{q(k)}" for k in join.on]
+            conds.append(f"spine.{q(et)} - INTERVAL {lag_s} SECOND >= {alias}.{q(join.group.event_time)}")
+            joins.append(f"ASOF LEFT JOIN {alias} ON " + " AND ".join(conds))
+        order = ", ".join(f"spine.{q(k)}" for k in view.spine.key if k in spine.columns)
+        table = con.sql(f"SELECT {', '.join(select)} FROM spine {' '.join(joins)} ORDER BY {order}").to_arrow_table()
+    finally:
+        con.close()
+    return to_pandas(table, view.spine, extra_types)
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """A content hash of a frame (values and column names, not the index)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([str(c) for c in frame.columns]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def split_by_time(meta: TrainingDatasetMeta, frame: pd.DataFrame, event_time: str) -> TrainingData:
+    """train < validation_start <= validation < test_start <= test."""
+    et = frame[event_time]
+    everything = pd.Series(True, index=frame.index)
+    nothing = ~everything
+    val_start, test_start = meta.split.validation_start, meta.split.test_start
+    train_end = val_start or test_start
+    train = et < to_utc(train_end) if train_end else everything
+    val = (et >= to_utc(val_start)) if val_start else nothing
+    if val_start and test_start:
+        val &= et < to_utc(test_start)
+    test = et >= to_utc(test_start) if test_start else nothing
+    return TrainingData(
+        meta=meta,
+        train=frame[train].reset_index(drop=True),
+        validation=frame[val].reset_index(drop=True),
+        test=frame[test].reset_index(drop=True),
+    )
+
+
+def normalised_split(split: Split | None) -> Split:
+    return Split(
+        validation_start=to_utc(split.validation_start) if split and split.validation_start else None,
+        test_start=to_utc(split.test_start) if split and split.test_start else None,
+    )
+
+
+def meta_to_json(meta: TrainingDatasetMeta) -> str:
+    return json.dumps(meta.to_dict(), default=str, indent=2)
+
+
+def meta_from_json(text: str) -> TrainingDatasetMeta:
+    raw = json.loads(text)
+    for key in ("start", "end", "created_at"):
+        raw[key] = datetime.fromisoformat(raw[key]) if raw.get(key) else None
+    split_raw = raw.pop("split") or {}
+    split = Split(**{k: datetime.fromisoformat(v) if v else None for k, v in split_raw.items()})
+    return TrainingDatasetMeta(split=split, **raw)
