@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -57,6 +58,9 @@ log = logging.getLogger(__name__)
 # Rows are written sorted by key (series, then time), so small row groups let a point read of one
 # series' hours skip almost everything using Parquet statistics.
 _WRITER = WriterProperties(max_row_group_size=32_768, compression="ZSTD")
+# Hourly jobs add one small file per commit; scanning cost grows with the file count, so once this
+# many files accumulate the writer Z-orders the table on its key (same rows, one commit).
+_COMPACT_AFTER_FILES = 24
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -102,6 +106,10 @@ class EmbeddedFeatureStore(FeatureStore):
         self.root = Path(root)
         self.lock_timeout_s = lock_timeout_s
         self._stats_cache: dict[tuple[str, int], FeatureGroupStatistics] = {}
+        # One refreshed handle per table for latest-version reads: reopening replays the log from
+        # the last checkpoint (milliseconds), an incremental update reads only new commits.
+        self._handles: dict[str, DeltaTable] = {}
+        self._handles_lock = threading.Lock()
 
     # -- paths -----------------------------------------------------------------------------------
     def _table_path(self, group: FeatureGroupSpec) -> Path:
@@ -146,6 +154,21 @@ class EmbeddedFeatureStore(FeatureStore):
                 ) from exc
             raise FeatureStoreUnavailable(f"cannot open feature group {group.name!r} at {path}: {exc}") from exc
 
+    def _snapshot(self, group: FeatureGroupSpec, version: int | None = None) -> tuple[int, ds.Dataset]:
+        """A consistent (version, dataset) pair to read from. Latest-version reads reuse one
+        handle per table, refreshed incrementally under a lock (delta-rs handles are not safe to
+        mutate while another thread uses them); writers always open fresh handles."""
+        if version is not None:
+            dt = self._open(group, version)
+            return int(dt.version()), dt.to_pyarrow_dataset()
+        with self._handles_lock:
+            handle = self._handles.get(group.table_name)
+            if handle is None:
+                handle = self._handles[group.table_name] = self._open(group)
+            else:
+                handle.update_incremental()
+            return int(handle.version()), handle.to_pyarrow_dataset()
+
     # -- feature groups --------------------------------------------------------------------------
     def exists(self, group: FeatureGroupSpec) -> bool:
         return (self._table_path(group) / "_delta_log").is_dir()
@@ -153,7 +176,13 @@ class EmbeddedFeatureStore(FeatureStore):
     def table_version(self, group: FeatureGroupSpec) -> int | None:
         if not self.exists(group):
             return None
-        return int(self._open(group).version())
+        with self._handles_lock:
+            handle = self._handles.get(group.table_name)
+            if handle is None:
+                handle = self._handles[group.table_name] = self._open(group)
+            else:
+                handle.update_incremental()
+            return int(handle.version())
 
     def insert(self, group: FeatureGroupSpec, frame: pd.DataFrame) -> InsertResult:
         try:
@@ -179,6 +208,8 @@ class EmbeddedFeatureStore(FeatureStore):
                 result = InsertResult(group.name, version, len(batch), len(batch), 0)
             else:
                 result = self._upsert(group, table)
+                if result.changed:
+                    self._maybe_compact(group)
         log.info(
             "insert %s: %d rows in batch, %d inserted, %d updated, table version %d",
             group.table_name,
@@ -231,6 +262,18 @@ class EmbeddedFeatureStore(FeatureStore):
             )
         return InsertResult(group.name, int(self._open(group).version()), batch.num_rows, n_inserted, n_updated)
 
+    def _maybe_compact(self, group: FeatureGroupSpec) -> None:
+        """Z-order the table on its key when small files pile up (caller holds the writer lock).
+
+        Rows and their values do not change; the new version only reorganises files, so reads
+        stay fast and earlier versions stay readable for pinned training datasets."""
+        dt = self._open(group)
+        if len(dt.file_uris()) < _COMPACT_AFTER_FILES:
+            return
+        dt.optimize.z_order(list(group.key), writer_properties=_WRITER)
+        dt.create_checkpoint()
+        log.info("compacted %s to %d file(s) at version %d", group.table_name, len(dt.file_uris()), dt.version())
+
     def read(
         self,
         group: FeatureGroupSpec,
@@ -240,14 +283,13 @@ class EmbeddedFeatureStore(FeatureStore):
         columns: list[str] | None = None,
         version: int | None = None,
     ) -> pd.DataFrame:
-        return rel.scan(group, self._open(group, version).to_pyarrow_dataset(), start, end, filters, columns)
+        return rel.scan(group, self._snapshot(group, version)[1], start, end, filters, columns)
 
     def statistics(self, group: FeatureGroupSpec) -> FeatureGroupStatistics:
-        dt = self._open(group)
-        version = int(dt.version())
+        version, dataset = self._snapshot(group)
         cached = self._stats_cache.get((group.table_name, version))
         if cached is None:
-            cached = rel.statistics(group, version, dt.to_pyarrow_dataset())
+            cached = rel.statistics(group, version, dataset)
             self._stats_cache[(group.table_name, version)] = cached
         return cached
 
@@ -283,7 +325,7 @@ class EmbeddedFeatureStore(FeatureStore):
         for join in view.joins:
             name = join.group.table_name
             visible = self.exists(join.group) and (not pinned or name in versions)
-            sources[name] = self._open(join.group, versions.get(name)).to_pyarrow_dataset() if visible else None
+            sources[name] = self._snapshot(join.group, versions.get(name))[1] if visible else None
         return rel.as_of_join(view, spine_frame, sources)
 
     # -- training datasets -----------------------------------------------------------------------

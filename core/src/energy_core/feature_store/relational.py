@@ -8,9 +8,11 @@ backends cannot drift apart. Backends only move bytes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
@@ -126,11 +128,28 @@ def to_arrow(group: FeatureGroupSpec, batch: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(ordered, schema=arrow_schema(group), preserve_index=False)
 
 
-def connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET TimeZone='UTC'")
-    con.execute("SET threads TO 2")
-    return con
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def connect(**sources: Source | pd.DataFrame) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection with `sources` registered under their names, unregistered afterwards.
+
+    Opening a connection costs tens of milliseconds, so each thread keeps one (connections are
+    not safe to share across threads)."""
+    con: duckdb.DuckDBPyConnection | None = getattr(_local, "con", None)
+    if con is None:
+        con = duckdb.connect()
+        con.execute("SET TimeZone='UTC'")
+        con.execute("SET threads TO 2")
+        _local.con = con
+    try:
+        for name, source in sources.items():
+            con.register(name, source)
+        yield con
+    finally:
+        for name in sources:
+            con.unregister(name)
 
 
 def q(name: str) -> str:
@@ -150,16 +169,11 @@ def changed_rows(group: FeatureGroupSpec, batch: pa.Table, existing: Source) -> 
     values = [c for c in group.columns if c not in keys]
     on = " AND ".join(f"b.{q(k)} = e.{q(k)}" for k in keys)
     differs = " OR ".join(f"b.{q(c)} IS DISTINCT FROM e.{q(c)}" for c in values) or "FALSE"
-    con = connect()
-    try:
-        con.register("b", batch)
-        con.register("e", existing)
+    with connect(b=batch, e=existing) as con:
         changed = con.sql(
             f"SELECT b.*, e.{q(keys[0])} IS NOT NULL AS _exists FROM b LEFT JOIN e ON {on} "
             f"WHERE e.{q(keys[0])} IS NULL OR ({differs})"
         ).to_arrow_table()
-    finally:
-        con.close()
     n_updated = int(pc.sum(changed["_exists"]).as_py() or 0)
     return changed.drop_columns(["_exists"]).cast(arrow_schema(group)), n_updated
 
@@ -232,14 +246,12 @@ def to_pandas(table: pa.Table, group: FeatureGroupSpec | None, extra: dict[str, 
 
 def statistics(group: FeatureGroupSpec, version: int, source: Source) -> FeatureGroupStatistics:
     """Row count, key count, event-time range and a summary per column, computed in DuckDB."""
-    con = connect()
-    try:
-        con.register("t", source)
+    with connect(t=source) as con:
         et = q(group.event_time)
         key_expr = ", ".join(q(k) for k in group.primary_key) or "1"
         rows, keys, tmin, tmax = con.execute(
             f"SELECT count(*), count(DISTINCT ({key_expr})), min({et}), max({et}) FROM t"
-        ).fetchone() or (0, 0, None, None)
+        ).fetchall()[0]
         summaries = []
         for name, col in group.columns.items():
             kind = str(col.dtype)
@@ -247,7 +259,7 @@ def statistics(group: FeatureGroupSpec, version: int, source: Source) -> Feature
             agg = f"count(*) - count({q(name)}), approx_count_distinct({q(name)}), min({q(name)}), max({q(name)})"
             if numeric:
                 agg += f", avg({q(name)}), stddev_samp({q(name)})"
-            res = con.execute(f"SELECT {agg} FROM t").fetchone() or ()
+            res = con.execute(f"SELECT {agg} FROM t").fetchall()[0]
             summaries.append(
                 ColumnSummary(
                     name=name,
@@ -260,8 +272,6 @@ def statistics(group: FeatureGroupSpec, version: int, source: Source) -> Feature
                     std=float(res[5]) if numeric and res[5] is not None else None,
                 )
             )
-    finally:
-        con.close()
     return FeatureGroupStatistics(
         group=group.name,
         table_version=version,
@@ -291,26 +301,23 @@ def as_of_join(view: FeatureViewSpec, spine: pd.DataFrame, sources: Mapping[str,
             out[name] = pd.Series(dtype=_PANDAS_TYPES[kind])
         return out
     t_max = spine[et].max()
-    con = connect()
-    try:
-        con.register("spine", spine)
-        select, joins = ["spine.*"], []
-        for i, join in enumerate(view.joins):
-            alias = f"j{i}"
-            select += [f"{alias}.{q(f)} AS {q(join.prefix + f)}" for f in feature_columns(join)]
-            source = sources.get(join.group.table_name)
-            if source is None:
-                source = pa.Table.from_pandas(join.group.empty_frame(), schema=arrow_schema(join.group))
-            dataset = source if isinstance(source, ds.Dataset) else ds.dataset(source)
-            con.register(alias, dataset.filter(ds.field(join.group.event_time) <= (t_max - join.lag).to_pydatetime()))
-            lag_s = int(join.lag / timedelta(seconds=1))
-            conds = [f"spine.{q(k)} = {alias}.{q(k)}" for k in join.on]
-            conds.append(f"spine.{q(et)} - INTERVAL {lag_s} SECOND >= {alias}.{q(join.group.event_time)}")
-            joins.append(f"ASOF LEFT JOIN {alias} ON " + " AND ".join(conds))
-        order = ", ".join(f"spine.{q(k)}" for k in view.spine.key if k in spine.columns)
+    registered: dict[str, Source | pd.DataFrame] = {"spine": spine}
+    select, joins = ["spine.*"], []
+    for i, join in enumerate(view.joins):
+        alias = f"j{i}"
+        select += [f"{alias}.{q(f)} AS {q(join.prefix + f)}" for f in feature_columns(join)]
+        source = sources.get(join.group.table_name)
+        if source is None:
+            source = pa.Table.from_pandas(join.group.empty_frame(), schema=arrow_schema(join.group))
+        dataset = source if isinstance(source, ds.Dataset) else ds.dataset(source)
+        registered[alias] = dataset.filter(ds.field(join.group.event_time) <= (t_max - join.lag).to_pydatetime())
+        lag_s = int(join.lag / timedelta(seconds=1))
+        conds = [f"spine.{q(k)} = {alias}.{q(k)}" for k in join.on]
+        conds.append(f"spine.{q(et)} - INTERVAL {lag_s} SECOND >= {alias}.{q(join.group.event_time)}")
+        joins.append(f"ASOF LEFT JOIN {alias} ON " + " AND ".join(conds))
+    order = ", ".join(f"spine.{q(k)}" for k in view.spine.key if k in spine.columns)
+    with connect(**registered) as con:
         table = con.sql(f"SELECT {', '.join(select)} FROM spine {' '.join(joins)} ORDER BY {order}").to_arrow_table()
-    finally:
-        con.close()
     return to_pandas(table, view.spine, extra_types)
 
 
