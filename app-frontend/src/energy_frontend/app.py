@@ -1,0 +1,153 @@
+"""The forecast page (the Streamlit script `app-frontend` runs).
+
+Thin on purpose: it fetches through `api_client` (cached with the settings' TTL), hands data to the
+pure builders in `charts`, `export` and `freshness`, and turns every API failure into a message
+instead of a traceback. Read `api_client.py` first, then `charts.py`, then this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+from energy_core.settings import DashboardSettings, SettingsError, load
+
+from energy_frontend.api_client import (
+    Api,
+    ApiError,
+    ApiUnavailable,
+    AreaOverview,
+    Choice,
+    NoData,
+    SeriesForecast,
+    fetch_areas,
+    fetch_consumer_types,
+    fetch_forecast,
+    fetch_overview,
+)
+from energy_frontend.charts import change_heatmap, forecast_figure
+from energy_frontend.export import shown_table, to_csv_bytes
+from energy_frontend.freshness import assess_freshness
+
+HISTORY_HOURS = 168
+NO_DATA_HINT = (
+    "No forecasts yet — run `make pipeline` (features → training → batch prediction) and reload. The API said: {reason}"
+)
+ATTRIBUTION = "Data: Energinet (www.energidataservice.dk), CC BY 4.0. Times are UTC."
+
+
+@contextmanager
+def api_problems_shown(api_url: str, stop: bool = True) -> Iterator[None]:
+    """Turn the client's three failure kinds into a message; `stop` ends the page after it."""
+    try:
+        yield
+    except ApiUnavailable as exc:
+        st.error(f"The forecasting API at {api_url} is not reachable: {exc}")
+        st.caption("Start it with `make demo` or `app-api`, or point ENERGY_API_URL at a running one.")
+    except NoData as exc:
+        st.info(NO_DATA_HINT.format(reason=exc))
+    except ApiError as exc:
+        st.error(f"The forecasting API at {api_url} gave an answer this page cannot use: {exc}")
+    else:
+        return
+    if stop:
+        st.stop()
+
+
+def main() -> None:
+    st.set_page_config(page_title="Electricity demand forecast", page_icon="⚡", layout="wide")
+    st.title("Danish electricity demand — the next 24 hours")
+    try:
+        settings = load(DashboardSettings)
+    except SettingsError as exc:
+        st.error(f"The dashboard is misconfigured: {exc}")
+        st.stop()
+    url, timeout, ttl = settings.api_url, settings.request_timeout_s, settings.cache_ttl_s
+
+    @st.cache_data(ttl=ttl, show_spinner=False)
+    def cached_choices(base_url: str, timeout_s: float) -> tuple[list[Choice], list[Choice]]:
+        api = Api(base_url, timeout_s)
+        return fetch_areas(api), fetch_consumer_types(api)
+
+    @st.cache_data(ttl=ttl, show_spinner="Loading the forecast…")
+    def cached_forecast(base_url: str, timeout_s: float, area: str, consumer_type: str) -> SeriesForecast:
+        return fetch_forecast(Api(base_url, timeout_s), area, consumer_type, HISTORY_HOURS)
+
+    @st.cache_data(ttl=ttl, show_spinner=False)
+    def cached_overview(base_url: str, timeout_s: float, area: str) -> AreaOverview:
+        return fetch_overview(Api(base_url, timeout_s), area)
+
+    with api_problems_shown(url):
+        areas, consumer_types = cached_choices(url, timeout)
+    area_labels = {a.code: a.label for a in areas}
+    type_labels = {c.code: c.label for c in consumer_types}
+    with st.sidebar:
+        area = st.selectbox(
+            "Price area", list(area_labels), format_func=lambda c: f"{c} — {area_labels[c]}", key="area"
+        )
+        consumer_type = st.selectbox(
+            "Consumer type",
+            list(type_labels),
+            format_func=lambda c: f"{c} — {type_labels[c]}",
+            key="consumer_type",
+        )
+        st.caption(ATTRIBUTION)
+
+    with api_problems_shown(url):
+        series = cached_forecast(url, timeout, area, consumer_type)
+    render_forecast(series, area_labels[area])
+    st.divider()
+    with api_problems_shown(url, stop=False):
+        render_overview([cached_overview(url, timeout, code) for code in area_labels], area)
+
+
+def render_forecast(series: SeriesForecast, area_label: str) -> None:
+    """Headline numbers, freshness badge, the chart and the CSV of what it shows."""
+    forecast = series.forecast_frame()
+    version = f"v{series.model_version}" if series.model_version is not None else "unknown"
+    made_at = f"{series.forecast_made_at:%Y-%m-%d %H:%M} UTC" if series.forecast_made_at else "unknown"
+    col_model, col_made, col_total, col_fresh = st.columns([1, 1.8, 1.5, 1.2])
+    col_model.metric("Model version", version, help=f"Registered model {series.model_name or 'unknown'}")
+    col_made.metric("Forecast made as of", made_at, help="The last observed hour the forecast knew.")
+    col_total.metric("Next 24 h total", f"{forecast['prediction_kwh'].sum():,.0f} kWh")
+    freshness = assess_freshness(series.forecast_made_at, series.latest_data_at, datetime.now(UTC))
+    with col_fresh:
+        st.markdown("**Data freshness**")
+        st.badge(freshness.label, color=freshness.colour, help=freshness.explanation)
+        if freshness.is_replay:
+            st.caption("Replaying the historical snapshot (demo).")
+    title = f"{series.area} ({area_label}) · {series.consumer_type} — {series.consumer_type_label}"
+    st.plotly_chart(forecast_figure(series.history_frame(), forecast, title), width="stretch")
+    st.download_button(
+        "Download the data shown (CSV)",
+        data=to_csv_bytes(shown_table(series)),
+        file_name=f"forecast_{series.area}_{series.consumer_type}.csv",
+        mime="text/csv",
+        on_click="ignore",
+    )
+
+
+def render_overview(overviews: list[AreaOverview], selected_area: str) -> None:
+    """The heatmap over every series, then the selected area's series as a sortable table."""
+    st.subheader("All consumer types: expected change against last week")
+    frame = pd.concat([o.frame() for o in overviews], ignore_index=True)
+    st.plotly_chart(change_heatmap(frame), width="stretch")
+    table = frame[frame["area"] == selected_area].sort_values("expected_change_pct", ascending=False)
+    st.dataframe(
+        table.drop(columns=["area"]),
+        hide_index=True,
+        column_config={
+            "consumer_type": st.column_config.TextColumn("Type"),
+            "label": st.column_config.TextColumn("Consumer type"),
+            "forecast_next_24h_kwh": st.column_config.NumberColumn("Next 24 h (kWh)", format="%,.0f"),
+            "same_hours_last_week_kwh": st.column_config.NumberColumn("Same hours last week (kWh)", format="%,.0f"),
+            "expected_change_pct": st.column_config.NumberColumn("Change (%)", format="%+.1f"),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""The forecast page in a real browser, against the real app-api over a store filled from the snapshot.
+
+Nothing is mocked: `app-api` and `app-frontend` run as their console scripts, headless Chromium
+(Debian's `chromium` package) loads the page, and the test waits in the DOM for Plotly to draw the
+observed and forecast lines and the heatmap. Screenshots go to docs/screenshots/ when
+ENERGY_SAVE_SCREENSHOTS=1 (to refresh the README), else to a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium"),
+    pytest.mark.skipif(not (BIN / "app-api").exists(), reason="the app-api console script is not installed"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode} before {url} answered")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {timeout_s:g} s")
+
+
+@contextmanager
+def serve(command: list[str], env: dict[str, str], health_url: str, log: Path) -> Iterator[None]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_until_up(health_url, process)
+            yield
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="module")
+def live_env(snapshot_home: Path) -> dict[str, str]:
+    env = dict(os.environ, ENERGY_HOME=str(snapshot_home), MLFLOW_DISABLE_TELEMETRY="true", WANDB_MODE="offline")
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def live_api(live_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("logs") / "app-api.log"
+    with serve([str(BIN / "app-api"), "--port", str(port)], live_env, f"{url}/api/v1/health", log):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def live_page(live_env: dict[str, str], live_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("logs") / "app-frontend.log"
+    env = dict(live_env, ENERGY_API_URL=live_api, ENERGY_DASHBOARD_TIMEOUT_S="30")
+    command = [str(BIN / "app-frontend"), "--port", str(port)]
+    with serve(command, env, f"{url}/_stcore/health", log):
+        yield url
+
+
+def fit_viewport_to_page(page: Any) -> None:
+    """Streamlit scrolls inside its main container, so a full-page screenshot needs a tall viewport."""
+    height = page.evaluate("document.querySelector('[data-testid=stMain]')?.scrollHeight ?? 1300")
+    page.set_viewport_size({"width": 1400, "height": min(int(height) + 80, 8000)})
+    page.wait_for_timeout(1000)
+
+
+def screenshot_path(name: str, tmp_path: Path) -> Path:
+    if os.environ.get("ENERGY_SAVE_SCREENSHOTS") == "1":
+        target = REPO / "docs" / "screenshots"
+        target.mkdir(parents=True, exist_ok=True)
+        return target / name
+    return tmp_path / name
+
+
+def test_forecast_page_draws_history_forecast_and_heatmap(live_page: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            page.goto(live_page, wait_until="domcontentloaded")
+            page.wait_for_selector(".js-plotly-plot .scatterlayer .trace", timeout=90_000)
+            page.wait_for_selector(".js-plotly-plot .heatmaplayer", timeout=30_000)
+            page.wait_for_timeout(1500)  # let Plotly finish its transitions before the screenshot
+            lines = page.locator(".js-plotly-plot .scatterlayer .trace path.js-line")
+            drawn = [d for d in lines.evaluate_all("els => els.map(e => e.getAttribute('d') || '')") if len(d) > 50]
+            assert len(drawn) >= 2, "expected the observed and the forecast lines to be drawn with data"
+            assert page.get_by_text("Data freshness").count() == 1
+            assert page.locator("[data-testid='stAlertContentError']").count() == 0
+            assert page.get_by_text("Download the data shown (CSV)").count() == 1
+            fit_viewport_to_page(page)
+            page.screenshot(path=str(screenshot_path("frontend.png", tmp_path)), full_page=True)
+        finally:
+            browser.close()

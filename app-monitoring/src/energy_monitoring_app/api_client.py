@@ -1,0 +1,268 @@
+"""The app-api monitoring endpoints the page reads, parsed into the page's own typed models.
+
+Why its own models: the page depends on docs/api-contract.md, not on app-api's code, so a contract
+break shows up here as one clear `ApiError` naming the endpoint instead of a KeyError in a chart.
+Error rates (`mape`, `wape`, `interval_coverage`, `backtest_wape`) are fractions (0.05 = 5 %).
+
+Three failure kinds, because the page reacts differently to each:
+- `ApiUnavailable`: nothing answered (connection refused, DNS, timeout) — tell the operator to start it;
+- `NoData`: the API answered but has nothing to show yet (503 not-ready, 404, empty lists);
+- `ApiError`: anything else (unexpected status, a body that breaks the contract).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+import httpx
+import pandas as pd
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+API_PREFIX = "/api/v1"
+
+
+class ApiError(RuntimeError):
+    """The API answered with something the page cannot use; the message says what and where."""
+
+
+class ApiUnavailable(ApiError):
+    """Nothing answered at the API's URL within the timeout."""
+
+
+class NoData(ApiError):
+    """The API is up but has nothing to show yet (no monitored hours before the first actuals)."""
+
+
+@dataclass(frozen=True)
+class Api:
+    """Where the API is and how long to wait for it; `transport` lets a test inject one."""
+
+    base_url: str
+    timeout_s: float
+    transport: httpx.BaseTransport | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    """The monitored-hours window [start, end); both None means the API's default (last 7 days)."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def params(self) -> dict[str, str]:
+        return {k: v.isoformat() for k, v in (("start", self.start), ("end", self.end)) if v is not None}
+
+
+class Choice(BaseModel):
+    code: str
+    label: str
+
+
+class HourlyError(BaseModel):
+    datetime_utc: datetime
+    mape: float | None
+    wape: float | None
+    mae_kwh: float | None
+    bias_kwh: float | None
+    interval_coverage: float | None
+    count: int
+    missing_count: int
+
+
+class ErrorTimeline(BaseModel):
+    """Aggregate error per monitored hour, with the champion's backtest WAPE as the reference."""
+
+    backtest_wape: float | None
+    champion_version: int | None
+    points: list[HourlyError]
+
+    def frame(self) -> pd.DataFrame:
+        return _frame(self.points, HourlyError)
+
+
+class HorizonError(BaseModel):
+    hours_ahead: int
+    mape: float | None
+    wape: float | None
+    mae_kwh: float | None
+    bias_kwh: float | None
+    count: int
+
+
+class SeriesErrorPoint(BaseModel):
+    datetime_utc: datetime
+    hours_ahead: int
+    forecast_made_at: datetime
+    model_version: int
+    actual_kwh: float | None
+    prediction_kwh: float
+    prediction_q10_kwh: float | None
+    prediction_q90_kwh: float | None
+    abs_error_kwh: float | None
+    pct_error: float | None
+    in_interval: bool | None
+    actual_missing: bool
+
+
+class RankedSeries(BaseModel):
+    area: str
+    consumer_type: str
+    label: str
+    wape: float | None
+    mape: float | None
+    mae_kwh: float | None
+    bias_kwh: float | None
+    count: int
+
+
+Status = Literal["ok", "warn", "alert"]
+
+
+class Check(BaseModel):
+    check_name: str
+    status: Status
+    value: float | None
+    threshold: float | None
+    reason: str
+    datetime_utc: datetime | None
+
+
+class Alerts(BaseModel):
+    status: Status
+    retraining_recommended: bool
+    checked_at: datetime | None
+    checks: list[Check]
+
+    def frame(self) -> pd.DataFrame:
+        return _frame(self.checks, Check)
+
+
+class ModelVersion(BaseModel):
+    name: str
+    version: int
+    aliases: list[str]
+    created_at: datetime
+    model_family: str | None
+    approval: str | None
+    metrics: dict[str, float | None]
+    lineage: dict[str, Any] | None
+    promoted_at: datetime | None
+
+
+def _frame(rows: list[Any], model: type[BaseModel]) -> pd.DataFrame:
+    frame = pd.DataFrame([row.model_dump() for row in rows], columns=list(model.model_fields))
+    for column in ("datetime_utc", "forecast_made_at", "created_at", "promoted_at"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+    if "datetime_utc" in frame:
+        frame = frame.sort_values("datetime_utc", ignore_index=True)
+    return frame
+
+
+T = TypeVar("T")
+
+
+def get_json(api: Api, path: str, params: dict[str, Any] | None = None) -> Any:
+    """GET `API_PREFIX + path` and return the decoded JSON, mapping failures to the three kinds."""
+    url = f"{api.base_url.rstrip('/')}{API_PREFIX}{path}"
+    try:
+        with httpx.Client(timeout=api.timeout_s, transport=api.transport) as client:
+            response = client.get(url, params=params)
+    except httpx.TimeoutException as exc:
+        raise ApiUnavailable(f"no answer from {url} within {api.timeout_s:g} s") from exc
+    except httpx.TransportError as exc:
+        raise ApiUnavailable(f"cannot connect to {url} ({exc})") from exc
+    detail = _detail(response)
+    if response.status_code in (404, 503):
+        raise NoData(f"GET {path}: {detail}")
+    if response.status_code != 200:
+        raise ApiError(f"GET {path} answered {response.status_code}: {detail}")
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ApiError(f"GET {path} answered 200 but the body is not JSON") from exc
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    if isinstance(body, dict) and "detail" in body:
+        return str(body["detail"])
+    return response.reason_phrase
+
+
+def _parse(path: str, payload: Any, model: Any) -> Any:
+    try:
+        return TypeAdapter(model).validate_python(payload)
+    except ValidationError as exc:
+        raise ApiError(f"GET {path} broke the API contract: {exc.error_count()} problem(s)\n{exc}") from exc
+
+
+def _non_empty(path: str, items: list[T], what: str) -> list[T]:
+    if not items:
+        raise NoData(f"GET {path} returned no {what}")
+    return items
+
+
+def _rows_frame(path: str, payload: Any, model: type[BaseModel], what: str) -> pd.DataFrame:
+    return _frame(_non_empty(path, _parse(path, payload, list[model]), what), model)  # type: ignore[valid-type]
+
+
+def fetch_areas(api: Api) -> list[Choice]:
+    path = "/areas"
+    return _non_empty(path, _parse(path, get_json(api, path), list[Choice]), "areas")
+
+
+def fetch_consumer_types(api: Api) -> list[Choice]:
+    path = "/consumer-types"
+    return _non_empty(path, _parse(path, get_json(api, path), list[Choice]), "consumer types")
+
+
+def fetch_error_timeline(api: Api, window: Window) -> ErrorTimeline:
+    """Hourly MAPE/WAPE over the window. Raises NoData before the first monitored hour."""
+    path = "/monitoring/metrics"
+    result: ErrorTimeline = _parse(path, get_json(api, path, window.params()), ErrorTimeline)
+    _non_empty(path, result.points, "monitored hours")
+    return result
+
+
+def fetch_horizon_errors(api: Api, window: Window) -> pd.DataFrame:
+    """Error per `hours_ahead` (1 … 24) over the window."""
+    path = "/monitoring/horizons"
+    return _rows_frame(path, get_json(api, path, window.params()), HorizonError, "horizons")
+
+
+def fetch_series_errors(
+    api: Api, area: str, consumer_type: str, window: Window, hours_ahead: int | None = None
+) -> pd.DataFrame:
+    """Predictions against actuals for one series; every horizon unless `hours_ahead` is given."""
+    path = f"/monitoring/series/{area}/{consumer_type}"
+    params: dict[str, Any] = window.params()
+    if hours_ahead is not None:
+        params["hours_ahead"] = hours_ahead
+    return _rows_frame(path, get_json(api, path, params), SeriesErrorPoint, "monitored hours for the series")
+
+
+def fetch_ranking(api: Api, window: Window, limit: int = 20) -> pd.DataFrame:
+    """Series by WAPE over the window, worst first (the API's order is kept)."""
+    path = "/monitoring/ranking"
+    return _rows_frame(path, get_json(api, path, {**window.params(), "limit": limit}), RankedSeries, "series")
+
+
+def fetch_alerts(api: Api) -> Alerts:
+    """The latest drift and performance checks. Raises NoData when nothing was ever checked."""
+    path = "/monitoring/alerts"
+    result: Alerts = _parse(path, get_json(api, path), Alerts)
+    if result.checked_at is None and not result.checks:
+        raise NoData(f"GET {path}: no checks have run yet")
+    return result
+
+
+def fetch_models(api: Api) -> list[ModelVersion]:
+    """Every registered version, newest first."""
+    path = "/models"
+    return _non_empty(path, _parse(path, get_json(api, path), list[ModelVersion]), "registered models")

@@ -1,0 +1,236 @@
+"""The monitoring page (the Streamlit script `app-monitoring` runs).
+
+Thin on purpose: it fetches through `api_client` (cached with the settings' TTL), hands data to
+the pure builders in `charts`, `series_view` and `model_timeline`, and turns every API failure into
+a message instead of a traceback. Each panel fails on its own, so a missing ranking does not hide
+the error chart. Read `api_client.py`, then `charts.py`, then this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+from energy_core.settings import DashboardSettings, SettingsError, load
+
+from energy_monitoring_app.api_client import (
+    Alerts,
+    Api,
+    ApiError,
+    ApiUnavailable,
+    Choice,
+    ErrorTimeline,
+    ModelVersion,
+    NoData,
+    Window,
+    fetch_alerts,
+    fetch_areas,
+    fetch_consumer_types,
+    fetch_error_timeline,
+    fetch_horizon_errors,
+    fetch_models,
+    fetch_ranking,
+    fetch_series_errors,
+)
+from energy_monitoring_app.charts import (
+    actuals_figure,
+    error_timeline_figure,
+    horizon_figure,
+    model_timeline_figure,
+)
+from energy_monitoring_app.model_timeline import champion_periods, versions_table
+from energy_monitoring_app.series_view import latest_forecast_per_hour
+
+NO_DATA_HINT = (
+    "No monitoring data yet — run `make pipeline` (predictions are scored once their actuals arrive) "
+    "and reload. The API said: {reason}"
+)
+STATUS_COLOURS = {"ok": "green", "warn": "orange", "alert": "red"}
+LATEST = "Most recent forecast per hour"
+RANKING_LIMIT = 20
+WINDOW = Window()  # the API's default: the last 7 days of monitored hours
+
+
+@contextmanager
+def api_problems_shown(api_url: str, stop: bool = True) -> Iterator[None]:
+    """Turn the client's three failure kinds into a message; `stop` ends the page after it."""
+    try:
+        yield
+    except ApiUnavailable as exc:
+        st.error(f"The forecasting API at {api_url} is not reachable: {exc}")
+        st.caption("Start it with `make demo` or `app-api`, or point ENERGY_API_URL at a running one.")
+    except NoData as exc:
+        st.info(NO_DATA_HINT.format(reason=exc))
+    except ApiError as exc:
+        st.error(f"The forecasting API at {api_url} gave an answer this page cannot use: {exc}")
+    else:
+        return
+    if stop:
+        st.stop()
+
+
+def main() -> None:
+    st.set_page_config(page_title="Forecast monitoring", page_icon="📈", layout="wide")
+    st.title("Forecast monitoring")
+    try:
+        settings = load(DashboardSettings)
+    except SettingsError as exc:
+        st.error(f"The dashboard is misconfigured: {exc}")
+        st.stop()
+    url, timeout, ttl = settings.api_url, settings.request_timeout_s, settings.cache_ttl_s
+
+    @st.cache_data(ttl=ttl, show_spinner=False)
+    def cached_timeline(base_url: str, timeout_s: float, window: Window) -> ErrorTimeline:
+        return fetch_error_timeline(Api(base_url, timeout_s), window)
+
+    @st.cache_data(ttl=ttl, show_spinner=False)
+    def cached_horizons(base_url: str, timeout_s: float, window: Window) -> pd.DataFrame:
+        return fetch_horizon_errors(Api(base_url, timeout_s), window)
+
+    @st.cache_data(ttl=ttl, show_spinner=False)
+    def cached_alerts(base_url: str, timeout_s: float) -> Alerts:
+        return fetch_alerts(Api(base_url, timeout_s))
+
+    @st.cache_data(ttl=ttl, show_spinner=False)
+    def cached_choices(base_url: str, timeout_s: float) -> tuple[list[Choice], list[Choice]]:
+        api = Api(base_url, timeout_s)
+        return fetch_areas(api), fetch_consumer_types(api)
+
+    @st.cache_data(ttl=ttl, show_spinner=False)
+    def cached_series(
+        base_url: str, timeout_s: float, area: str, consumer_type: str, window: Window, hours_ahead: int | None
+    ) -> pd.DataFrame:
+        return fetch_series_errors(Api(base_url, timeout_s), area, consumer_type, window, hours_ahead)
+
+    @st.cache_data(ttl=ttl, show_spinner=False)
+    def cached_ranking(base_url: str, timeout_s: float, window: Window) -> pd.DataFrame:
+        return fetch_ranking(Api(base_url, timeout_s), window, RANKING_LIMIT)
+
+    @st.cache_data(ttl=ttl, show_spinner=False)
+    def cached_models(base_url: str, timeout_s: float) -> list[ModelVersion]:
+        return fetch_models(Api(base_url, timeout_s))
+
+    with api_problems_shown(url):
+        timeline = cached_timeline(url, timeout, WINDOW)
+    render_error_timeline(timeline)
+
+    horizon_col, alerts_col = st.columns([3, 2])
+    with horizon_col, api_problems_shown(url, stop=False):
+        st.plotly_chart(horizon_figure(cached_horizons(url, timeout, WINDOW)), width="stretch")
+    with alerts_col:
+        st.subheader("Alerts and drift")
+        with api_problems_shown(url, stop=False):
+            render_alerts(cached_alerts(url, timeout))
+
+    st.subheader("Predictions against actuals")
+    with api_problems_shown(url, stop=False):
+        areas, consumer_types = cached_choices(url, timeout)
+        area, consumer_type, hours_ahead = series_selectors(areas, consumer_types)
+        points = cached_series(url, timeout, area, consumer_type, WINDOW, hours_ahead)
+        shown = latest_forecast_per_hour(points) if hours_ahead is None else points
+        label = {c.code: c.label for c in consumer_types}[consumer_type]
+        st.plotly_chart(actuals_figure(shown, f"{area} · {consumer_type} — {label}"), width="stretch")
+
+    st.subheader(f"Series ranked by recent error (worst {RANKING_LIMIT})")
+    with api_problems_shown(url, stop=False):
+        render_ranking(cached_ranking(url, timeout, WINDOW))
+
+    st.subheader("Model timeline")
+    with api_problems_shown(url, stop=False):
+        render_models(cached_models(url, timeout))
+
+
+def render_error_timeline(timeline: ErrorTimeline) -> None:
+    """Headline numbers and the hourly error chart with the backtest reference line."""
+    points = timeline.frame()
+    recent = points["wape"].mean()
+    champion, backtest, live, hours = st.columns(4)
+    champion.metric("Champion", f"v{timeline.champion_version}" if timeline.champion_version else "none")
+    backtest.metric("Backtest WAPE", f"{timeline.backtest_wape:.1%}" if timeline.backtest_wape is not None else "n/a")
+    delta = (
+        f"{(recent - timeline.backtest_wape) * 100:+.1f} pp vs backtest"
+        if timeline.backtest_wape is not None and pd.notna(recent)
+        else None
+    )
+    live.metric("Mean hourly WAPE (window)", f"{recent:.1%}" if pd.notna(recent) else "n/a", delta, "inverse")
+    hours.metric("Monitored hours", f"{len(points)}", help="Target hours with scored forecasts in the window.")
+    st.plotly_chart(error_timeline_figure(points, timeline.backtest_wape), width="stretch")
+
+
+def render_alerts(alerts: Alerts) -> None:
+    """Overall status, the retraining flag and every check with its reason."""
+    st.badge(alerts.status.upper(), color=STATUS_COLOURS[alerts.status])
+    if alerts.retraining_recommended:
+        st.warning("Retraining is recommended by the latest checks.")
+    checked = f"{alerts.checked_at:%Y-%m-%d %H:%M} UTC" if alerts.checked_at else "never"
+    st.caption(f"Last checked: {checked}")
+    checks = alerts.frame()
+    st.dataframe(
+        checks[["status", "check_name", "value", "threshold", "reason"]],
+        hide_index=True,
+        column_config={
+            "status": st.column_config.TextColumn("Status"),
+            "check_name": st.column_config.TextColumn("Check"),
+            "value": st.column_config.NumberColumn("Value", format="%.3f"),
+            "threshold": st.column_config.NumberColumn("Threshold", format="%.3f"),
+            "reason": st.column_config.TextColumn("Reason", width="large"),
+        },
+    )
+
+
+def series_selectors(areas: list[Choice], consumer_types: list[Choice]) -> tuple[str, str, int | None]:
+    area_labels = {a.code: a.label for a in areas}
+    type_labels = {c.code: c.label for c in consumer_types}
+    area_col, type_col, horizon_col = st.columns(3)
+    area = area_col.selectbox(
+        "Price area", list(area_labels), format_func=lambda c: f"{c} — {area_labels[c]}", key="area"
+    )
+    consumer_type = type_col.selectbox(
+        "Consumer type", list(type_labels), format_func=lambda c: f"{c} — {type_labels[c]}", key="consumer_type"
+    )
+    horizon = horizon_col.selectbox(
+        "Forecast horizon",
+        [LATEST, *range(1, 25)],
+        format_func=lambda h: h if h == LATEST else f"{h} h ahead",
+        key="hours_ahead",
+    )
+    return str(area), str(consumer_type), None if horizon == LATEST else int(horizon)
+
+
+def render_ranking(ranking: pd.DataFrame) -> None:
+    st.dataframe(
+        ranking,
+        hide_index=True,
+        column_config={
+            "area": st.column_config.TextColumn("Area"),
+            "consumer_type": st.column_config.TextColumn("Type"),
+            "label": st.column_config.TextColumn("Consumer type"),
+            "wape": st.column_config.NumberColumn("WAPE", format="percent"),
+            "mape": st.column_config.NumberColumn("MAPE", format="percent"),
+            "mae_kwh": st.column_config.NumberColumn("MAE (kWh)", format="%,.0f"),
+            "bias_kwh": st.column_config.NumberColumn("Bias (kWh)", format="%+,.0f"),
+            "count": st.column_config.NumberColumn("Forecasts"),
+        },
+    )
+
+
+def render_models(models: list[ModelVersion]) -> None:
+    table = versions_table(models)
+    periods = champion_periods(models, until=datetime.now(UTC))
+    st.plotly_chart(model_timeline_figure(periods, table[["version", "created_at"]]), width="stretch")
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={
+            "backtest_wape": st.column_config.NumberColumn("Backtest WAPE", format="percent"),
+            "naive24_backtest_wape": st.column_config.NumberColumn("Naive-24h WAPE", format="percent"),
+            "backtest_coverage_80": st.column_config.NumberColumn("80 % coverage", format="percent"),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
