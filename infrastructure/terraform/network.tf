@@ -1,0 +1,54 @@
+# A private network of its own: only SSH from the admins and the app ports from the users get in.
+
+resource "google_compute_network" "energy" {
+  name                    = "${var.name_prefix}-net"
+  auto_create_subnetworks = false
+}
+
+resource "google_compute_subnetwork" "energy" {
+  name                     = "${var.name_prefix}-subnet"
+  network                  = google_compute_network.energy.id
+  region                   = var.region
+  ip_cidr_range            = "10.42.0.0/24"
+  private_ip_google_access = true
+}
+
+resource "google_compute_firewall" "ssh_from_admins" {
+  name          = "${var.name_prefix}-ssh-from-admins"
+  network       = google_compute_network.energy.name
+  direction     = "INGRESS"
+  source_ranges = var.admin_cidrs
+  target_tags   = ["${var.name_prefix}-host"]
+
+  allow {
+    protocol = "tcp"
+    ports    = ["22"]
+  }
+}
+
+resource "google_compute_firewall" "apps_from_users" {
+  name          = "${var.name_prefix}-apps-from-users"
+  network       = google_compute_network.energy.name
+  direction     = "INGRESS"
+  source_ranges = var.app_cidrs
+  target_tags   = ["${var.name_prefix}-apps"]
+
+  allow {
+    protocol = "tcp"
+    ports    = ["8001", "8501", "8502"]
+  }
+}
+
+# The training host logs to the MLflow server on the app host; nothing else crosses between them.
+resource "google_compute_firewall" "mlflow_from_training" {
+  name        = "${var.name_prefix}-mlflow-from-training"
+  network     = google_compute_network.energy.name
+  direction   = "INGRESS"
+  source_tags = ["${var.name_prefix}-training"]
+  target_tags = ["${var.name_prefix}-apps"]
+
+  allow {
+    protocol = "tcp"
+    ports    = ["5000"]
+  }
+}
