@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from energy_core.feature_store import FeatureStore
 from energy_core.feature_store.embedded import EmbeddedFeatureStore
 from energy_core.feature_store.hopsworks_store import HopsworksFeatureStore

@@ -151,6 +151,19 @@ WEATHER = FeatureGroupSpec(
         "wind_speed_kmh": _float(True, _rule("non_negative_wind_speed", pa.Check.ge, 0)),
         "pressure_hpa": _float(True, _rule("plausible_pressure", pa.Check.in_range, 850, 1100)),
     },
+    column_descriptions={
+        "datetime_utc": "When the observation is complete (end of the hour, or of the local day), UTC",
+        "area": "Price area the station represents; an area without a station's data has no rows",
+        "station": "Meteostat station id (e.g. 06180 Copenhagen/Kastrup)",
+        "period_start_utc": "Start of the observed period, UTC",
+        "period_hours": "Length of the observed period: 1 (hourly) or 23/24/25 (a local day, DST-aware)",
+        "temperature_c": "Mean air temperature over the period, °C",
+        "temperature_min_c": "Minimum air temperature over the period, °C (daily values only)",
+        "temperature_max_c": "Maximum air temperature over the period, °C (daily values only)",
+        "precipitation_mm": "Total precipitation over the period, mm",
+        "wind_speed_kmh": "Mean wind speed over the period, km/h",
+        "pressure_hpa": "Mean sea-level air pressure over the period, hPa",
+    },
 )
 
 CALENDAR = FeatureGroupSpec(
@@ -174,6 +187,18 @@ CALENDAR = FeatureGroupSpec(
         "is_holiday_like": pa.Column("bool"),
         "holiday_name": pa.Column("string", nullable=True),
         "utc_offset_hours": pa.Column("int64", _rule("danish_utc_offset", pa.Check.isin, [1, 2])),
+    },
+    column_descriptions={
+        "datetime_utc": "Start of the hour, UTC",
+        "local_hour": "Hour of the day in Danish local time (02 repeats in October, is absent in March)",
+        "local_weekday": "Day of the week in Danish local time, Monday = 0",
+        "local_month": "Month in Danish local time, 1-12",
+        "local_day_of_year": "Day of the year in Danish local time, 1-366",
+        "is_weekend": "Saturday or Sunday in Danish local time",
+        "is_holiday": "Danish public holiday (holidays.Denmark)",
+        "is_holiday_like": "Public holiday, or Dec 24 / Dec 31, which behave like holidays in the data",
+        "holiday_name": "Name of the holiday or holiday-like day, else null",
+        "utc_offset_hours": "Danish UTC offset in that hour: 1 (CET) or 2 (CEST)",
     },
 )
 

@@ -130,6 +130,8 @@ class DataSourceSettings(HomeSettings):
     eds_max_wait_s: float = Field(default=600.0, gt=0, alias="ENERGY_EDS_MAX_WAIT_S")
     publication_lag_hours: int = Field(default=0, ge=0, alias="ENERGY_PUBLICATION_LAG_HOURS")
     reread_hours: int = Field(default=48, ge=0, alias="ENERGY_REREAD_HOURS")
+    initial_history_hours: int = Field(default=720, gt=0, alias="ENERGY_INITIAL_HISTORY_HOURS")
+    calendar_ahead_hours: int = Field(default=192, ge=0, alias="ENERGY_CALENDAR_AHEAD_HOURS")
     weather_stations: dict[str, str] = Field(
         default={"DK1": "06060", "DK2": "06180"}, alias="ENERGY_WEATHER_STATIONS"
     )

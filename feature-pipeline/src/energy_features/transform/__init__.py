@@ -1,0 +1,1 @@
+"""Transform: raw records into the canonical columns of each feature group (pure functions)."""
