@@ -92,12 +92,21 @@ def normalise(frame: pd.DataFrame, spec: FeatureGroupSpec) -> pd.DataFrame:
     return out
 
 
-def _failures_from(exc: pa_errors.SchemaErrors) -> pd.DataFrame:
+def _row_label(label: Any, index: pd.Index) -> Any:
+    """pandera reports integer row labels as floats when some failures have none; undo that."""
+    if pd.isna(label):
+        return None
+    if isinstance(label, float) and label.is_integer() and pd.api.types.is_integer_dtype(index):
+        return int(label)
+    return label
+
+
+def _failures_from(exc: pa_errors.SchemaErrors, batch: pd.DataFrame) -> pd.DataFrame:
     rows = [
         {
             "rule": str(case.check),
             "column": None if pd.isna(case.column) else str(case.column),
-            "row": None if pd.isna(case.index) else case.index,
+            "row": _row_label(case.index, batch.index),
             "value": None if pd.isna(case.failure_case) else str(case.failure_case),
         }
         for case in exc.failure_cases.itertuples(index=False)
@@ -117,7 +126,7 @@ def validate_batch(group: FeatureGroupSpec, frame: pd.DataFrame) -> pd.DataFrame
     try:
         return group.schema.validate(batch, lazy=True)
     except pa_errors.SchemaErrors as exc:
-        failures = _failures_from(exc)
+        failures = _failures_from(exc, batch)
         bad_rows = [r for r in failures["row"].dropna().unique() if r in batch.index]
         raise FeatureValidationError(group.name, failures, batch.loc[bad_rows]) from exc
 
