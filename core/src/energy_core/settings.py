@@ -7,12 +7,14 @@ Every variable is documented in `.env.example` at the repository root.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError as _SourceError
 
 _ENV_FILE = ".env"
 
@@ -198,6 +200,11 @@ def load(cls: type[S]) -> S:
     """Instantiate a settings class, turning pydantic's error into one that names the variables."""
     try:
         return cls()
+    except _SourceError as exc:  # a list/dict variable that is not valid JSON
+        match = re.search(r'field "(\w+)"', str(exc))
+        info = cls.model_fields.get(match.group(1)) if match else None
+        name = info.alias if info and info.alias else "a variable"
+        raise SettingsError(f"invalid configuration for {cls.__name__}: {name}: not valid JSON ({exc})") from exc
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
