@@ -1,0 +1,68 @@
+"""How failures become HTTP answers: 503 with the reason for an unavailable backend, 404 for an
+unknown version, 409 for a refused rejection, 422 for a bad time window; never a stack trace.
+
+Why a 422 for a bad window has FastAPI's validation shape (`{"detail": [{"loc", "msg", "type"}]}`):
+clients, and the OpenAPI schema, then see one 422 format whatever rule was broken.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from energy_api.approval import RejectingChampion
+from energy_api.schemas import ErrorDetail
+from energy_api.time_window import InvalidTimeWindow
+from energy_core.feature_store import FeatureStoreError
+from energy_core.registry import ModelNotFound, RegistryError
+
+log = logging.getLogger(__name__)
+MAX_REASON_CHARS = 500
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorDetail, "description": "Unknown area, consumer type or model version"},
+    503: {"model": ErrorDetail, "description": "Feature store or model registry unavailable"},
+}
+
+
+def _reason(prefix: str, exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return f"{prefix}: {text}"[:MAX_REASON_CHARS]
+
+
+async def _store_failed(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("feature store failed on %s: %s", request.url.path, exc)
+    return JSONResponse({"detail": _reason("feature store unavailable", exc)}, status_code=503)
+
+
+async def _registry_failed(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, ModelNotFound):
+        return JSONResponse({"detail": _reason("model not found", exc)}, status_code=404)
+    log.warning("model registry failed on %s: %s", request.url.path, exc)
+    return JSONResponse({"detail": _reason("model registry unavailable", exc)}, status_code=503)
+
+
+async def _rejecting_champion(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=409)
+
+
+async def _bad_window(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidTimeWindow)
+    error = {"loc": ["query", exc.field], "msg": str(exc), "type": "value_error"}
+    return JSONResponse({"detail": [error]}, status_code=422)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": "internal error; the service log has the details"}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(FeatureStoreError, _store_failed)
+    app.add_exception_handler(OSError, _store_failed)
+    app.add_exception_handler(RegistryError, _registry_failed)
+    app.add_exception_handler(RejectingChampion, _rejecting_champion)
+    app.add_exception_handler(InvalidTimeWindow, _bad_window)
+    app.add_exception_handler(Exception, _unexpected)

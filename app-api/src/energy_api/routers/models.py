@@ -1,0 +1,64 @@
+"""The model registry as the API shows it, and the manual-approval gate behind an API key."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path
+from fastapi.responses import Response
+
+from energy_api import approval, registry_queries
+from energy_api.dependencies import RegistryDep, ServicesDep
+from energy_api.errors import ERROR_RESPONSES
+from energy_api.routers import API_PREFIX
+from energy_api.schemas import ApprovalResult, ErrorDetail, ModelVersion
+from energy_api.serialization import json_response, list_json
+
+router = APIRouter(prefix=f"{API_PREFIX}/models", tags=["models"])
+
+APPROVAL_RESPONSES: dict[int | str, dict[str, object]] = {
+    **ERROR_RESPONSES,
+    401: {"model": ErrorDetail, "description": "Missing or wrong X-API-Key (or no key configured)"},
+    409: {"model": ErrorDetail, "description": "Rejecting the current champion is refused"},
+}
+Version = Annotated[int, Path(ge=1, description="Registered model version")]
+
+
+def require_api_key(
+    services: ServicesDep, x_api_key: Annotated[str | None, Header(description="The approval key")] = None
+) -> None:
+    """401 unless `X-API-Key` equals ENERGY_API_KEY (constant-time); closed when no key is configured."""
+    configured = services.settings.api_key
+    if configured is None or not configured.get_secret_value():
+        raise HTTPException(401, "approval is disabled on this server: ENERGY_API_KEY is not set")
+    if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), configured.get_secret_value().encode()):
+        raise HTTPException(401, "missing or wrong X-API-Key header")
+
+
+ApiKey = Annotated[None, Depends(require_api_key)]
+
+
+@router.get("", response_model=list[ModelVersion], responses=ERROR_RESPONSES)
+def list_models(services: ServicesDep, registry: RegistryDep) -> Response:
+    """Registered versions, newest first, with aliases, backtest metrics and lineage."""
+    body = services.cache.get_or_compute(
+        ("models",), lambda: list_json(ModelVersion, registry_queries.list_models(registry))
+    )
+    return json_response(body)
+
+
+@router.post("/{version}/approve", response_model=ApprovalResult, responses=APPROVAL_RESPONSES)
+def approve(version: Version, _: ApiKey, services: ServicesDep, registry: RegistryDep) -> ApprovalResult:
+    """Approve a version; it becomes champion only if it also passes the backtest gate."""
+    result = approval.approve(registry, version, services.min_gain_over_naive, services.clock)
+    services.cache.clear()
+    return result
+
+
+@router.post("/{version}/reject", response_model=ApprovalResult, responses=APPROVAL_RESPONSES)
+def reject(version: Version, _: ApiKey, services: ServicesDep, registry: RegistryDep) -> ApprovalResult:
+    """Reject a version (never the champion: 409); it loses the `challenger` alias."""
+    result = approval.reject(registry, version, services.clock)
+    services.cache.clear()
+    return result

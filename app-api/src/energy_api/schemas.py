@@ -1,0 +1,173 @@
+"""Response models: the wire format of docs/api-contract.md, one pydantic model per body.
+
+Why every metric is `float | None`: an hour with no actuals has no error, and pandas' NaN is not
+JSON; the API says `null` and the schema says so too, so clients never meet a surprise type.
+Datetimes are timezone-aware UTC and serialise as ISO-8601 with `Z`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["ok", "warn", "alert"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ErrorDetail(_Model):
+    """Every non-422 error body: a sentence saying what was wrong and what is valid."""
+
+    detail: str
+
+
+class Health(_Model):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(_Model):
+    ready: bool
+    feature_store: str = Field(description='"ok" or why the feature store cannot be read')
+    registry: str = Field(description='"ok" or why the model registry cannot be read')
+    champion_version: int | None
+    latest_data_at: datetime | None
+    latest_forecast_at: datetime | None
+
+
+class CodeLabel(_Model):
+    code: str
+    label: str
+
+
+class SeriesOverview(_Model):
+    consumer_type: str
+    label: str
+    forecast_next_24h_kwh: float | None
+    same_hours_last_week_kwh: float | None = Field(
+        description="Actual consumption 168 h before the forecast hours; null unless every hour is known"
+    )
+    expected_change_pct: float | None
+
+
+class AreaOverview(_Model):
+    area: str
+    forecast_made_at: datetime | None
+    model_version: int | None
+    series: list[SeriesOverview]
+
+
+class HistoryPoint(_Model):
+    datetime_utc: datetime
+    energy_consumption_kwh: float
+
+
+class ForecastPoint(_Model):
+    datetime_utc: datetime
+    hours_ahead: int
+    prediction_kwh: float
+    prediction_q10_kwh: float | None
+    prediction_q90_kwh: float | None
+
+
+class Forecast(_Model):
+    area: str
+    consumer_type: str
+    consumer_type_label: str
+    forecast_made_at: datetime | None
+    model_name: str | None
+    model_version: int | None
+    latest_data_at: datetime | None
+    history: list[HistoryPoint]
+    forecast: list[ForecastPoint]
+
+
+class HourlyErrorPoint(_Model):
+    datetime_utc: datetime
+    mape: float | None
+    wape: float | None
+    mae_kwh: float | None
+    bias_kwh: float | None
+    interval_coverage: float | None
+    count: int
+    missing_count: int
+
+
+class MonitoringMetrics(_Model):
+    backtest_wape: float | None = Field(description="The champion's backtest WAPE, for reference lines")
+    champion_version: int | None
+    points: list[HourlyErrorPoint]
+
+
+class HorizonError(_Model):
+    hours_ahead: int
+    mape: float | None
+    wape: float | None
+    mae_kwh: float | None
+    bias_kwh: float | None
+    count: int
+
+
+class SeriesErrorPoint(_Model):
+    datetime_utc: datetime
+    hours_ahead: int
+    forecast_made_at: datetime
+    model_version: int
+    actual_kwh: float | None
+    prediction_kwh: float
+    prediction_q10_kwh: float | None
+    prediction_q90_kwh: float | None
+    abs_error_kwh: float | None
+    pct_error: float | None
+    in_interval: bool | None
+    actual_missing: bool
+
+
+class SeriesRank(_Model):
+    area: str
+    consumer_type: str
+    label: str
+    wape: float | None
+    mape: float | None
+    mae_kwh: float | None
+    bias_kwh: float | None
+    count: int
+
+
+class AlertCheck(_Model):
+    check_name: str
+    status: Status
+    value: float | None
+    threshold: float | None
+    reason: str
+    datetime_utc: datetime
+
+
+class AlertStatus(_Model):
+    status: Status = Field(description="The worst status among the latest row of every check")
+    retraining_recommended: bool
+    checked_at: datetime | None
+    checks: list[AlertCheck]
+
+
+class ModelVersion(_Model):
+    name: str
+    version: int
+    aliases: list[str]
+    created_at: datetime
+    model_family: str | None
+    approval: str | None
+    metrics: dict[str, float | None]
+    lineage: dict[str, Any] | None
+    promoted_at: datetime | None
+
+
+class ApprovalResult(_Model):
+    version: int
+    approval: Literal["approved", "rejected"]
+    aliases: list[str]
+    promoted: bool = Field(description="Whether this call moved `champion` to the version")
+    reason: str = Field(description="Why the version was or was not promoted")
