@@ -1,0 +1,80 @@
+"""Step 1 of predict: the frame the champion forecasts from (the forecast contract).
+
+Per series: its history from the feature view up to and including the as-of hour (label present),
+then the next `horizon` hours (label null) whose calendar and lagged weather come from the same
+view, joined onto a spine of future hours. Both halves go through `read_view`, so the point-in-time
+rules that kept the future out of training keep it out of prediction too.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from energy_batch.exceptions import NoDataAtAsOf
+from energy_core.feature_store import FeatureStore
+from energy_core.schemas import ENERGY_FORECASTING_VIEW, UTC_DTYPE, FeatureViewSpec
+
+log = logging.getLogger(__name__)
+
+SERIES = ["area", "consumer_type"]
+
+
+def read_history(
+    store: FeatureStore, as_of: pd.Timestamp, history_hours: int, view: FeatureViewSpec = ENERGY_FORECASTING_VIEW
+) -> pd.DataFrame:
+    """View rows in (as_of - history_hours, as_of]: nothing from after the as-of hour."""
+    start = as_of - pd.Timedelta(hours=history_hours - 1)
+    return store.read_view(view, start=start.to_pydatetime(), end=(as_of + pd.Timedelta(hours=1)).to_pydatetime())
+
+
+def series_at(history: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The series to forecast: those with a known value at the as-of hour.
+
+    A series without that hour would hand the model a history that stops early and a forecast that
+    starts late, so it is left out (and logged) rather than forecast from stale data.
+    """
+    at = history.loc[history["datetime_utc"] == as_of, SERIES].drop_duplicates()
+    if at.empty:
+        latest = history["datetime_utc"].max() if not history.empty else None
+        raise NoDataAtAsOf(
+            f"no consumption rows at the as-of hour {as_of.isoformat()} (latest in the window: {latest}); "
+            "run `feature-pipeline run --as-of` for that hour or pass an earlier --as-of"
+        )
+    known = history[SERIES].drop_duplicates()
+    stale = known.merge(at, how="left", indicator=True).query("_merge == 'left_only'")
+    if not stale.empty:
+        log.warning(
+            "as of %s, %d series have no value at the as-of hour and are not forecast: %s",
+            as_of.isoformat(),
+            len(stale),
+            ", ".join(f"{a}|{c}" for a, c in stale[SERIES].itertuples(index=False)),
+        )
+    return at.sort_values(SERIES).reset_index(drop=True)
+
+
+def future_spine(series: pd.DataFrame, as_of: pd.Timestamp, horizon_hours: int) -> pd.DataFrame:
+    """Every series × the target hours as_of+1h … as_of+horizon."""
+    hours = pd.date_range(as_of + pd.Timedelta(hours=1), periods=horizon_hours, freq="h").as_unit("us")
+    spine = series.merge(pd.DataFrame({"datetime_utc": hours}), how="cross")
+    spine["datetime_utc"] = spine["datetime_utc"].astype(UTC_DTYPE)
+    return spine
+
+
+def build_model_input(
+    store: FeatureStore,
+    as_of: pd.Timestamp,
+    history_hours: int,
+    horizon_hours: int,
+    view: FeatureViewSpec = ENERGY_FORECASTING_VIEW,
+) -> pd.DataFrame:
+    """History (label present) followed by future rows (label null), sorted by series then time."""
+    history = read_history(store, as_of, history_hours, view)
+    series = series_at(history, as_of)
+    history = history.merge(series, on=SERIES, how="inner")
+    future = store.read_view(view, spine=future_spine(series, as_of, horizon_hours))
+    label = view.label or "energy_consumption_kwh"
+    future[label] = pd.Series(float("nan"), index=future.index, dtype="float64")
+    frame = pd.concat([history, future[history.columns]], ignore_index=True)
+    return frame.sort_values([*SERIES, "datetime_utc"], kind="stable").reset_index(drop=True)

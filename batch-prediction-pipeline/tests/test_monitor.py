@@ -1,0 +1,186 @@
+"""monitor: forecast errors per series, hour and hours_ahead; aggregates; missing actuals marked."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from energy_batch.aggregates import horizon_aggregates, hourly_aggregates
+from energy_batch.forecast_errors import forecast_errors
+from energy_batch.pipeline import monitor
+from energy_batch.settings import BatchSettings
+from energy_core.feature_store.embedded import EmbeddedFeatureStore
+from energy_core.schemas import (
+    ENERGY_CONSUMPTION,
+    MONITORING,
+    MONITORING_HORIZON,
+    MONITORING_HOURLY,
+    PREDICTIONS,
+    UTC_DTYPE,
+)
+from energy_core.settings import AlertSettings
+
+T0 = pd.Timestamp("2023-01-10T00:00Z")
+H = pd.Timedelta(hours=1)
+
+
+def predictions(rows: list[tuple[str, str, pd.Timestamp, int, float, float, float]]) -> pd.DataFrame:
+    """PREDICTIONS rows from (area, type, target, hours_ahead, point, q10, q90)."""
+    frame = pd.DataFrame(
+        rows, columns=["area", "consumer_type", "datetime_utc", "hours_ahead", "prediction_kwh",
+                       "prediction_q10_kwh", "prediction_q90_kwh"],
+    )
+    frame["datetime_utc"] = frame["datetime_utc"].astype(UTC_DTYPE)
+    frame["forecast_made_at"] = (frame["datetime_utc"] - pd.to_timedelta(frame["hours_ahead"], unit="h")).astype(
+        UTC_DTYPE
+    )
+    frame["area"] = frame["area"].astype("string")
+    frame["consumer_type"] = frame["consumer_type"].astype("string")
+    frame["model_name"] = pd.Series("m", index=frame.index, dtype="string")
+    frame["model_version"] = 1
+    return frame[list(PREDICTIONS.columns)]
+
+
+def actuals(rows: list[tuple[str, str, pd.Timestamp, float]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["area", "consumer_type", "datetime_utc", "energy_consumption_kwh"])
+    frame["datetime_utc"] = frame["datetime_utc"].astype(UTC_DTYPE)
+    frame["area"] = frame["area"].astype("string")
+    frame["consumer_type"] = frame["consumer_type"].astype("string")
+    return frame[list(ENERGY_CONSUMPTION.columns)]
+
+
+def test_errors_are_signed_prediction_minus_actual_with_percentage_and_interval() -> None:
+    preds = predictions([
+        ("DK1", "111", T0, 1, 110.0, 90.0, 120.0),
+        ("DK1", "112", T0, 1, 80.0, 85.0, 95.0),
+    ])
+    acts = actuals([("DK1", "111", T0, 100.0), ("DK1", "112", T0, 100.0)])
+
+    rows = forecast_errors(preds, acts, as_of=T0, grace_hours=6).set_index("consumer_type")
+
+    assert rows.loc["111", ["error_kwh", "abs_error_kwh", "pct_error"]].tolist() == pytest.approx([10.0, 10.0, 0.1])
+    assert rows.loc["112", ["error_kwh", "abs_error_kwh", "pct_error"]].tolist() == pytest.approx([-20.0, 20.0, -0.2])
+    assert bool(rows.loc["111", "in_interval"]) is True
+    assert bool(rows.loc["112", "in_interval"]) is False
+    assert not rows["actual_missing"].any()
+
+
+def test_a_missing_actual_is_marked_once_a_later_hour_arrived_and_never_invented() -> None:
+    preds = predictions([("DK1", "111", T0, 1, 110.0, 90.0, 120.0), ("DK1", "111", T0 + H, 2, 105.0, 90.0, 120.0)])
+    acts = actuals([("DK1", "111", T0 + H, 100.0)])  # T0's actual never came, T0+1h's did
+
+    rows = forecast_errors(preds, acts, as_of=T0 + H, grace_hours=6).set_index("datetime_utc")
+
+    missing = rows.loc[T0]
+    assert bool(missing["actual_missing"]) is True
+    assert missing[["actual_kwh", "error_kwh", "abs_error_kwh", "pct_error"]].isna().all()
+    assert pd.isna(missing["in_interval"])
+    assert bool(rows.loc[T0 + H, "actual_missing"]) is False
+
+
+def test_an_actual_not_yet_arrived_within_the_grace_period_is_not_monitored_yet() -> None:
+    preds = predictions([("DK1", "111", T0, 1, 110.0, 90.0, 120.0)])
+    acts = actuals([("DK1", "111", T0 - H, 100.0)])
+
+    assert forecast_errors(preds, acts, as_of=T0, grace_hours=6).empty
+    late = forecast_errors(preds, acts, as_of=T0 + 6 * H, grace_hours=6)
+    assert late["actual_missing"].tolist() == [True]
+
+
+def test_forecasts_for_hours_after_the_as_of_time_are_not_scored() -> None:
+    preds = predictions([("DK1", "111", T0 + H, 1, 110.0, 90.0, 120.0)])
+    acts = actuals([("DK1", "111", T0 + H, 100.0)])  # present in the store, but after as-of
+
+    assert forecast_errors(preds, acts, as_of=T0, grace_hours=0).empty
+
+
+def test_hourly_aggregate_is_hand_checkable_and_counts_missing_separately() -> None:
+    preds = predictions([
+        ("DK1", "111", T0, 1, 110.0, 90.0, 120.0),  # +10 on 100, inside
+        ("DK1", "112", T0, 2, 80.0, 85.0, 95.0),  # -20 on 100, outside
+        ("DK1", "119", T0, 3, 50.0, 40.0, 60.0),  # actual missing
+    ])
+    acts = actuals([("DK1", "111", T0, 100.0), ("DK1", "112", T0, 100.0), ("DK1", "119", T0 + H, 1.0)])
+    rows = forecast_errors(preds, acts, as_of=T0 + H, grace_hours=6)
+
+    hourly = hourly_aggregates(rows).iloc[0]
+
+    assert hourly["datetime_utc"] == T0
+    assert hourly["wape"] == pytest.approx(30 / 200)
+    assert hourly["mape"] == pytest.approx((0.1 + 0.2) / 2)
+    assert hourly["mae_kwh"] == pytest.approx(15.0)
+    assert hourly["bias_kwh"] == pytest.approx(-5.0)
+    assert hourly["interval_coverage"] == pytest.approx(0.5)
+    assert (hourly["count"], hourly["missing_count"]) == (2, 1)
+
+
+def test_horizon_aggregate_keeps_sums_so_wape_can_be_rolled_up() -> None:
+    preds = predictions([
+        ("DK1", "111", T0, 1, 110.0, None, None),
+        ("DK1", "112", T0, 1, 70.0, None, None),
+        ("DK1", "111", T0, 2, 100.0, None, None),
+    ])
+    acts = actuals([("DK1", "111", T0, 100.0), ("DK1", "112", T0, 100.0)])
+    rows = forecast_errors(preds, acts, as_of=T0, grace_hours=6)
+
+    by_ahead = horizon_aggregates(rows).set_index("hours_ahead")
+
+    assert by_ahead.loc[1, ["abs_error_sum_kwh", "actual_sum_kwh", "wape", "count"]].tolist() == pytest.approx(
+        [40.0, 200.0, 0.2, 2]
+    )
+    assert by_ahead.loc[2, ["wape", "bias_kwh", "count"]].tolist() == pytest.approx([0.0, 0.0, 1])
+    assert pd.isna(hourly_aggregates(rows).iloc[0]["interval_coverage"])  # no quantiles, no coverage
+
+
+def test_monitor_writes_rows_and_aggregates_and_marks_a_missing_hour(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = EmbeddedFeatureStore(tmp_path / "feature_store")
+    series = [("DK1", "111"), ("DK2", "111")]
+    store.insert(PREDICTIONS, predictions(
+        [(a, c, T0 + k * H, k + 1, 100.0 + k, 90.0, 130.0) for a, c in series for k in range(3)]
+    ))
+    store.insert(ENERGY_CONSUMPTION, actuals(
+        [(a, c, T0 + k * H, 100.0) for a, c in series for k in (0, 2)]  # hour T0+1h missing for both series
+    ))
+    as_of = T0 + 2 * H
+
+    result = monitor(store, None, as_of, BatchSettings(), AlertSettings())
+
+    rows = store.read(MONITORING)
+    assert len(rows) == 6
+    assert rows.loc[rows["datetime_utc"] == T0 + H, "actual_missing"].all()
+    assert not rows.loc[rows["datetime_utc"] != T0 + H, "actual_missing"].any()
+    hourly = store.read(MONITORING_HOURLY).set_index("datetime_utc")
+    assert hourly.loc[T0 + H, ["count", "missing_count"]].tolist() == [0, 2]
+    assert pd.isna(hourly.loc[T0 + H, "wape"])
+    assert hourly.loc[T0 + 2 * H, "wape"] == pytest.approx(4 / 200)
+    assert len(store.read(MONITORING_HORIZON)) == 3
+    assert (result.monitored_rows, result.missing_rows, result.hours) == (6, 2, 3)
+
+
+def test_monitor_twice_for_the_same_as_of_changes_nothing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = EmbeddedFeatureStore(tmp_path / "feature_store")
+    store.insert(PREDICTIONS, predictions([("DK1", "111", T0, 1, 110.0, 90.0, 120.0)]))
+    store.insert(ENERGY_CONSUMPTION, actuals([("DK1", "111", T0, 100.0)]))
+    monitor(store, None, T0, BatchSettings(), AlertSettings())
+    groups = (MONITORING, MONITORING_HOURLY, MONITORING_HORIZON)
+    versions = [store.table_version(g) for g in groups]
+
+    monitor(store, None, T0, BatchSettings(), AlertSettings())
+
+    assert [store.table_version(g) for g in groups] == versions
+    assert len(store.read(MONITORING)) == 1
+
+
+def test_a_late_actual_replaces_the_missing_mark(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = EmbeddedFeatureStore(tmp_path / "feature_store")
+    store.insert(PREDICTIONS, predictions([("DK1", "111", T0, 1, 110.0, 90.0, 120.0)]))
+    store.insert(ENERGY_CONSUMPTION, actuals([("DK1", "111", T0 + H, 100.0)]))
+    monitor(store, None, T0 + H, BatchSettings(), AlertSettings())
+    assert store.read(MONITORING)["actual_missing"].tolist() == [True]
+
+    store.insert(ENERGY_CONSUMPTION, actuals([("DK1", "111", T0, 100.0)]))
+    monitor(store, None, T0 + 2 * H, BatchSettings(), AlertSettings())
+
+    rows = store.read(MONITORING)
+    assert rows["actual_missing"].tolist() == [False]
+    assert rows["error_kwh"].tolist() == [10.0]

@@ -1,0 +1,123 @@
+"""simulate: hour by hour ingest → predict → monitor → retrain on schedule; resumable, same rows.
+
+The fast tests inject the ingest and retrain steps in-process (the real ones are other services'
+console scripts); `test_real_pipelines_*` (slow) drives the real console scripts end to end.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from energy_batch.settings import BatchSettings
+from energy_batch.simulation import SimulationPlan, parse_every, simulate
+from energy_batch.simulation_state import read_state
+from energy_core.feature_store import FeatureStore
+from energy_core.feature_store.embedded import EmbeddedFeatureStore
+from energy_core.registry import ModelRegistry
+from energy_core.schemas import (
+    ALERTS,
+    ENERGY_CONSUMPTION,
+    MONITORING,
+    MONITORING_HORIZON,
+    MONITORING_HOURLY,
+    PREDICTIONS,
+    FeatureGroupSpec,
+)
+from energy_core.settings import AlertSettings
+
+from .batch_support import AS_OF, DATA_START, consumption
+
+START = AS_OF
+PLAN = SimulationPlan(START, START + pd.Timedelta(hours=5), retrain_every_hours=3, profile="smoke")
+WRITTEN: tuple[FeatureGroupSpec, ...] = (PREDICTIONS, MONITORING, MONITORING_HOURLY, MONITORING_HORIZON, ALERTS)
+
+
+@pytest.fixture(scope="module")
+def arriving() -> pd.DataFrame:
+    """The consumption rows of the simulated window, handed over one hour at a time."""
+    return consumption(START, 5)
+
+
+def _store_before_window(root: Path) -> EmbeddedFeatureStore:
+    store = EmbeddedFeatureStore(root)
+    store.insert(ENERGY_CONSUMPTION, consumption(DATA_START, int((START - DATA_START) / pd.Timedelta(hours=1))))
+    return store
+
+
+def _ingest(store: FeatureStore, arriving: pd.DataFrame, stop_at: pd.Timestamp | None = None) -> Callable[..., None]:
+    def ingest(hour: pd.Timestamp) -> None:
+        if hour == stop_at:
+            raise KeyboardInterrupt("operator pressed Ctrl-C")
+        store.insert(ENERGY_CONSUMPTION, arriving[arriving["datetime_utc"] == hour])
+
+    return ingest
+
+
+def _tables(store: FeatureStore) -> dict[str, pd.DataFrame]:
+    return {g.name: store.read(g).reset_index(drop=True) for g in WRITTEN}
+
+
+def _run(store: FeatureStore, registry: ModelRegistry, state: Path, ingest: Callable[..., None],
+         retrained: list[pd.Timestamp]) -> dict[str, object]:
+    return simulate(store, registry, PLAN, state, BatchSettings(), AlertSettings(), ingest=ingest,
+                    retrain=retrained.append, progress=False)
+
+
+def test_retrain_every_parses_hours_and_days() -> None:
+    assert (parse_every("24h"), parse_every("6"), parse_every("2d")) == (24, 6, 48)
+    with pytest.raises(ValueError, match="expected hours"):
+        parse_every("weekly")
+
+
+def test_retraining_happens_every_n_hours_after_the_start_only() -> None:
+    plan = SimulationPlan(START, START + pd.Timedelta(hours=10), 3, "smoke")
+    assert [int((h - START) / pd.Timedelta(hours=1)) for h in plan.hours if plan.retrains_at(h)] == [3, 6, 9]
+
+
+def test_simulate_forecasts_every_hour_monitors_and_reports_wape_beside_backtest(
+    tmp_path: Path, registry: ModelRegistry, arriving: pd.DataFrame
+) -> None:
+    store = _store_before_window(tmp_path / "feature_store")
+    retrained: list[pd.Timestamp] = []
+
+    summary = _run(store, registry, tmp_path / "state.json", _ingest(store, arriving), retrained)
+
+    predictions = store.read(PREDICTIONS)
+    assert predictions.groupby("forecast_made_at").size().to_dict() == {h: 76 * 24 for h in PLAN.hours}
+    hourly = store.read(MONITORING_HOURLY)
+    assert list(hourly["datetime_utc"]) == list(PLAN.hours[1:])  # every hour with actuals, after the first forecast
+    assert (hourly["count"] > 0).all()
+    assert retrained == [START + pd.Timedelta(hours=3)]
+    champion = summary["champion"]
+    assert isinstance(champion, dict) and champion["backtest_wape"] == pytest.approx(0.05)
+    assert champion["simulated_wape"] == pytest.approx(summary["window_wape"])
+    state = read_state(tmp_path / "state.json")
+    assert state is not None and state.finished and state.completed_through == "2023-01-23T03:00Z"
+
+
+def test_an_interrupted_simulation_resumes_and_ends_with_the_same_rows(
+    tmp_path: Path, registry: ModelRegistry, arriving: pd.DataFrame
+) -> None:
+    straight = _store_before_window(tmp_path / "a" / "feature_store")
+    _run(straight, registry, tmp_path / "a" / "state.json", _ingest(straight, arriving), [])
+
+    resumed = _store_before_window(tmp_path / "b" / "feature_store")
+    state_path = tmp_path / "b" / "state.json"
+    retrained: list[pd.Timestamp] = []
+    with pytest.raises(KeyboardInterrupt):
+        _run(resumed, registry, state_path, _ingest(resumed, arriving, stop_at=START + pd.Timedelta(hours=2)),
+             retrained)
+    saved = read_state(state_path)
+    assert saved is not None and saved.completed_through == "2023-01-23T00:00Z" and not saved.finished
+    _run(resumed, registry, state_path, _ingest(resumed, arriving), retrained)
+
+    first, second = _tables(straight), _tables(resumed)
+    for name, frame in first.items():
+        pd.testing.assert_frame_equal(frame, second[name], obj=name)
+    assert retrained == [START + pd.Timedelta(hours=3)]
+    assert json.loads(state_path.read_text())["finished"] is True
