@@ -1,0 +1,1 @@
+"""Training pipeline: training dataset → backtest → tune → track → registry (see README.md)."""

@@ -1,0 +1,145 @@
+"""Model and search-space configuration, read from YAML files (the package's own by default).
+
+Why config files: which models compete, their features and the Optuna search space change more
+often than the code; declaring them as data keeps the pipeline code about *how*, not *what*.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+FAMILIES_LIGHTGBM = "lightgbm"
+FAMILIES_NEURAL = ("nhits",)
+STRATEGIES = ("recursive", "direct")
+
+
+class ConfigError(ValueError):
+    """A configuration file breaks a rule; the message names the file, profile and entry."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One candidate model: family, features and hyper-parameters."""
+
+    name: str
+    family: str
+    params: dict[str, Any] = field(default_factory=dict)
+    exog: tuple[str, ...] = ()
+    strategy: str = "recursive"
+    lags: tuple[int, ...] = ()
+    lag_transforms: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+    def with_params(self, name: str, **params: Any) -> ModelConfig:
+        """A copy under a new name with some parameters overridden (tuning's winner)."""
+        return replace(self, name=name, params={**self.params, **params})
+
+    def as_dict(self) -> dict[str, Any]:
+        """Flat, loggable description (MLflow params, model card)."""
+        return {
+            "name": self.name,
+            "family": self.family,
+            "strategy": self.strategy,
+            "lags": list(self.lags),
+            "lag_transforms": {str(k): list(v) for k, v in self.lag_transforms.items()},
+            "exog": list(self.exog),
+            "params": dict(self.params),
+        }
+
+
+@dataclass(frozen=True)
+class TuningConfig:
+    """Optuna over `model`'s search space, on origins before the backtest window, time-boxed."""
+
+    model: str
+    budget_s: float
+    max_trials: int
+    origins: int
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    models: tuple[ModelConfig, ...]
+    tuning: TuningConfig | None
+    search_space: dict[str, dict[str, Any]]
+
+    def model(self, name: str) -> ModelConfig:
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise ConfigError(f"profile {self.name!r} has no model {name!r}; it has {[m.name for m in self.models]}")
+
+
+def _read_yaml(path: Path | None, default: str) -> tuple[dict[str, Any], str]:
+    if path is not None:
+        return yaml.safe_load(path.read_text()) or {}, str(path)
+    text = resources.files("energy_training").joinpath("config", default).read_text()
+    return yaml.safe_load(text) or {}, f"energy_training/config/{default}"
+
+
+def _flatten(values: Any) -> tuple[str, ...]:
+    """YAML aliases inside a list nest lists (`[*calendar, *weather]`); flatten them."""
+    out: list[str] = []
+    for v in values or ():
+        out.extend(_flatten(v) if isinstance(v, list | tuple) else [str(v)])
+    return tuple(out)
+
+
+def _model(raw: dict[str, Any], where: str) -> ModelConfig:
+    try:
+        name, family = str(raw["name"]), str(raw["family"])
+    except KeyError as exc:
+        raise ConfigError(f"{where}: every model needs 'name' and 'family' (missing {exc})") from exc
+    known = family.startswith("seasonal_naive_") or family == FAMILIES_LIGHTGBM or family in FAMILIES_NEURAL
+    if not known:
+        raise ConfigError(f"{where}: model {name!r} has unknown family {family!r}")
+    strategy = str(raw.get("strategy", "recursive"))
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"{where}: model {name!r} strategy {strategy!r}, expected one of {STRATEGIES}")
+    lags = tuple(int(v) for v in raw.get("lags", ()))
+    if family == FAMILIES_LIGHTGBM and not lags:
+        raise ConfigError(f"{where}: LightGBM model {name!r} needs at least one lag")
+    return ModelConfig(
+        name=name,
+        family=family,
+        params=copy.deepcopy(dict(raw.get("params") or {})),
+        exog=_flatten(raw.get("exog")),
+        strategy=strategy,
+        lags=lags,
+        lag_transforms={int(k): _flatten(v) for k, v in (raw.get("lag_transforms") or {}).items()},
+    )
+
+
+def load_profile(name: str = "full", models_path: Path | None = None, search_space_path: Path | None = None) -> Profile:
+    """The named profile from models.yaml, with the search space from search_space.yaml."""
+    raw, where = _read_yaml(models_path, "models.yaml")
+    profiles = raw.get("profiles") or {}
+    if name not in profiles:
+        raise ConfigError(f"{where}: no profile {name!r}; known profiles: {sorted(profiles)}")
+    entry = profiles[name]
+    models = tuple(_model(m, f"{where} profile {name!r}") for m in entry.get("models") or ())
+    if not models:
+        raise ConfigError(f"{where}: profile {name!r} declares no models")
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}: profile {name!r} repeats a model name: {names}")
+    tuning = None
+    if entry.get("tuning"):
+        t = entry["tuning"]
+        tuning = TuningConfig(
+            model=str(t["model"]),
+            budget_s=float(t.get("budget_s", 120)),
+            max_trials=int(t.get("max_trials", 20)),
+            origins=int(t.get("origins", 3)),
+        )
+        if tuning.model not in names:
+            raise ConfigError(f"{where}: profile {name!r} tunes unknown model {tuning.model!r}")
+    space, _ = _read_yaml(search_space_path, "search_space.yaml")
+    return Profile(name, str(entry.get("description", "")), models, tuning, space)

@@ -1,0 +1,286 @@
+"""The registered model: one self-contained MLflow models-from-code file.
+
+Why self-contained: batch prediction loads the champion with only the model libraries installed,
+never `energy_training`, so this file imports nothing from the package (pandas, numpy, mlflow and,
+lazily, mlforecast or neuralforecast). The training pipeline imports the same functions for its
+backtest, so what is scored is exactly what is served.
+
+A fitted model travels as a *bundle* directory (MLflow artifact ``forecaster``): ``spec.json``
+(family, exogenous columns, horizon) plus the fitted object (``mlforecast.pkl`` or
+``neuralforecast/``). Seasonal-naive baselines need no fitted object.
+
+The forecast contract (docs/conventions.md): the input holds, per series, history rows with the
+label followed by the hours to forecast with a null label; the output has FORECAST_OUTPUT_COLUMNS.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow.models
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+LABEL = "energy_consumption_kwh"
+KEYS = ("area", "consumer_type")
+TIME = "datetime_utc"
+OUTPUT_COLUMNS = (
+    "area",
+    "consumer_type",
+    "datetime_utc",
+    "hours_ahead",
+    "prediction_kwh",
+    "prediction_q10_kwh",
+    "prediction_q90_kwh",
+)
+SPEC_FILE = "spec.json"
+MLFORECAST_FILE = "mlforecast.pkl"
+NEURAL_DIR = "neuralforecast"
+SEASONAL_NAIVE_PREFIX = "seasonal_naive_"
+
+
+@dataclass
+class FittedForecaster:
+    """A fitted model in memory: what a bundle holds once loaded.
+
+    `family` is e.g. ``lightgbm``, ``nhits`` or ``seasonal_naive_24``; `exog` the feature-view
+    columns the model reads for every hour (calendar, weather); `model` the fitted MLForecast /
+    NeuralForecast object (None for seasonal naive).
+    """
+
+    family: str
+    exog: list[str]
+    horizon: int
+    model: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def season(self) -> int | None:
+        if self.family.startswith(SEASONAL_NAIVE_PREFIX):
+            return int(self.family.removeprefix(SEASONAL_NAIVE_PREFIX))
+        return None
+
+
+# ----------------------------------------------------------------------------------- bundle on disk
+def save_bundle(fitted: FittedForecaster, directory: Path) -> Path:
+    """Write `fitted` as a bundle directory (see module docstring) and return it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    spec = {"family": fitted.family, "exog": fitted.exog, "horizon": fitted.horizon, "extra": fitted.extra}
+    (directory / SPEC_FILE).write_text(json.dumps(spec, indent=2, sort_keys=True))
+    if fitted.model is not None:
+        if fitted.extra.get("engine") == "neuralforecast":
+            fitted.model.save(str(directory / NEURAL_DIR), overwrite=True, save_dataset=False)
+        else:
+            with (directory / MLFORECAST_FILE).open("wb") as fh:
+                pickle.dump(fitted.model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return directory
+
+
+def load_bundle(directory: Path) -> FittedForecaster:
+    """Read a bundle written by `save_bundle`."""
+    spec = json.loads((directory / SPEC_FILE).read_text())
+    fitted = FittedForecaster(
+        family=spec["family"], exog=list(spec["exog"]), horizon=int(spec["horizon"]), extra=spec["extra"]
+    )
+    if (directory / MLFORECAST_FILE).exists():
+        with (directory / MLFORECAST_FILE).open("rb") as fh:
+            fitted.model = pickle.load(fh)
+    elif (directory / NEURAL_DIR).exists():
+        from neuralforecast import NeuralForecast
+
+        fitted.model = NeuralForecast.load(str(directory / NEURAL_DIR), verbose=False)
+    return fitted
+
+
+# -------------------------------------------------------------------------------- frame conversion
+def series_ids(frame: pd.DataFrame) -> pd.Series:
+    """`area|consumer_type`, the identifier the model libraries use for one series."""
+    return frame["area"].astype(str) + "|" + frame["consumer_type"].astype(str)
+
+
+def to_model_frame(frame: pd.DataFrame, exog: list[str]) -> pd.DataFrame:
+    """Feature-view rows → `unique_id, ds, y, *exog` with naive-UTC `ds` and float features.
+
+    Naive UTC because the model libraries do positional hourly arithmetic and some of them drop
+    or mishandle time zones; booleans become floats so every library accepts them.
+    """
+    missing = [c for c in (*KEYS, TIME, LABEL, *exog) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"forecast input lacks column(s) {missing}; expected the feature view's columns")
+    ds = pd.to_datetime(frame[TIME], utc=True).dt.tz_convert("UTC").dt.tz_localize(None)
+    out = pd.DataFrame({"unique_id": series_ids(frame).to_numpy(), "ds": ds.to_numpy()})
+    out["y"] = pd.to_numeric(frame[LABEL], errors="coerce").astype("float64").to_numpy()
+    for col in exog:
+        out[col] = pd.to_numeric(frame[col].astype("float64"), errors="coerce").to_numpy()
+    return out.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+
+
+def split_history_future(model_frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split each series at its last labelled hour: history (regular hourly grid) and future.
+
+    Gaps inside the history are filled (same hour a day earlier, then interpolation) because the
+    model libraries compute lags by position: a missing hour would shift every lag after it.
+    Future rows must be the consecutive hours after the last labelled one.
+    """
+    last_known = model_frame[model_frame["y"].notna()].groupby("unique_id")["ds"].max()
+    no_history = sorted(set(model_frame["unique_id"]) - set(last_known.index))
+    if no_history:
+        raise ValueError(f"series {no_history[:5]} have no labelled history rows")
+    origin = model_frame["unique_id"].map(last_known)
+    history = model_frame[model_frame["ds"] <= origin]
+    future = model_frame[model_frame["ds"] > origin].reset_index(drop=True)
+    if future.empty:
+        raise ValueError("forecast input has no future rows (rows after each series' last label, label null)")
+    expected = future["unique_id"].map(last_known) + pd.to_timedelta(
+        future.groupby("unique_id").cumcount() + 1, unit="h"
+    )
+    bad = future.loc[future["ds"] != expected, "unique_id"].unique()
+    if len(bad):
+        raise ValueError(f"future rows of series {list(bad[:5])} are not the consecutive hours after the last label")
+    return regular_history(history), future
+
+
+def regular_history(history: pd.DataFrame) -> pd.DataFrame:
+    """Each series on a gap-free hourly grid (see `split_history_future` for why).
+
+    The common case (no gap, no missing label) returns the frame untouched, so serving stays fast.
+    """
+    span = history.groupby("unique_id")["ds"].agg(["min", "max", "size"])
+    hours = (span["max"] - span["min"]).dt.total_seconds() // 3600 + 1
+    if (hours == span["size"]).all() and history["y"].notna().all():
+        return history.reset_index(drop=True)
+    parts = []
+    for uid, group in history.groupby("unique_id", sort=True):
+        grid = pd.date_range(group["ds"].min(), group["ds"].max(), freq="h")
+        regular = group.drop_duplicates("ds", keep="last").set_index("ds").reindex(grid)
+        day_before = regular["y"].shift(24)
+        regular["y"] = regular["y"].fillna(day_before).interpolate(limit_direction="both")
+        regular["unique_id"] = uid
+        parts.append(regular.rename_axis("ds").reset_index())
+    return pd.concat(parts, ignore_index=True)[list(history.columns)]
+
+
+def _output(future: pd.DataFrame, point: np.ndarray, q10: np.ndarray, q90: np.ndarray) -> pd.DataFrame:
+    """Model-frame future rows + predictions → FORECAST_OUTPUT_COLUMNS (tz-aware UTC, ordered quantiles)."""
+    area_ct = future["unique_id"].str.split("|", n=1, expand=True)
+    stacked = np.sort(np.vstack([q10, point, q90]), axis=0)  # quantiles never cross the point
+    out = pd.DataFrame(
+        {
+            "area": area_ct[0].astype("string"),
+            "consumer_type": area_ct[1].astype("string"),
+            "datetime_utc": pd.to_datetime(future["ds"]).dt.tz_localize("UTC").astype("datetime64[us, UTC]"),
+            "hours_ahead": (future.groupby("unique_id").cumcount() + 1).astype("int64"),
+            "prediction_kwh": np.maximum(point, 0.0),
+            "prediction_q10_kwh": np.maximum(stacked[0], 0.0),
+            "prediction_q90_kwh": np.maximum(stacked[2], 0.0),
+        }
+    )
+    return out[list(OUTPUT_COLUMNS)]
+
+
+# ------------------------------------------------------------------------------------ prediction
+def forecast(fitted: FittedForecaster, frame: pd.DataFrame) -> pd.DataFrame:
+    """Forecast every future row of `frame` (the contract input) with a fitted model."""
+    model_frame = to_model_frame(frame, fitted.exog)
+    history, future = split_history_future(model_frame)
+    steps = int(future.groupby("unique_id").size().max())
+    if steps > fitted.horizon:
+        raise ValueError(f"{fitted.family} forecasts at most {fitted.horizon} hours ahead, asked for {steps}")
+    if fitted.season is not None:
+        point, q10, q90 = _seasonal_naive(history, future, fitted.season)
+    elif fitted.extra.get("engine") == "neuralforecast":
+        point, q10, q90 = _neural(fitted, history, future, steps)
+    else:
+        point, q10, q90 = _mlforecast(fitted, history, future, steps)
+    return _output(future, point, q10, q90)
+
+
+def _aligned(pred: pd.DataFrame, future: pd.DataFrame, columns: list[str]) -> list[np.ndarray]:
+    merged = future[["unique_id", "ds"]].merge(pred, on=["unique_id", "ds"], how="left")
+    return [merged[c].to_numpy(dtype="float64") for c in columns]
+
+
+def _mlforecast(
+    fitted: FittedForecaster, history: pd.DataFrame, future: pd.DataFrame, steps: int
+) -> tuple[np.ndarray, ...]:
+    keep = ["unique_id", "ds", "y", *fitted.exog]
+    x_df = future[["unique_id", "ds", *fitted.exog]] if fitted.exog else None
+    with warnings.catch_warnings():  # missing weather (no station) is expected; LightGBM takes NaN
+        warnings.filterwarnings("ignore", message="Found null values", category=UserWarning)
+        pred = fitted.model.predict(h=steps, new_df=history[keep], X_df=x_df)
+    point, q10, q90 = _aligned(pred, future, ["point", "q10", "q90"])
+    return point, q10, q90
+
+
+def _neural(
+    fitted: FittedForecaster, history: pd.DataFrame, future: pd.DataFrame, steps: int
+) -> tuple[np.ndarray, ...]:
+    name = fitted.extra["alias"]
+    horizon = fitted.horizon
+    futr = _extend_future(future, horizon)[["unique_id", "ds", *fitted.exog]].fillna(0.0)
+    past = history[["unique_id", "ds", "y", *fitted.exog]].fillna(0.0)  # neural nets take no NaN
+    pred = fitted.model.predict(df=past, futr_df=futr if fitted.exog else None)
+    pred = pred.reset_index() if "unique_id" not in pred.columns else pred
+    point, q10, q90 = _aligned(pred, future, [f"{name}-median", f"{name}-lo-80.0", f"{name}-hi-80.0"])
+    return point, q10, q90
+
+
+def _extend_future(future: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """Neural models always emit their full horizon, so pad shorter requests (features repeated)."""
+    counts = future.groupby("unique_id").size()
+    if (counts == horizon).all():
+        return future
+    parts = []
+    for _, group in future.groupby("unique_id", sort=True):
+        pad = group.iloc[[-1] * (horizon - len(group))].copy()
+        pad["ds"] = group["ds"].iloc[-1] + pd.to_timedelta(np.arange(1, len(pad) + 1), unit="h")
+        parts.append(pd.concat([group, pad]))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _seasonal_naive(history: pd.DataFrame, future: pd.DataFrame, season: int) -> tuple[np.ndarray, ...]:
+    """The value one season before (`season` hours; more seasons back for longer horizons).
+
+    The interval comes from each series' own in-history seasonal errors (10 % / 90 % quantiles),
+    so the baseline's quantiles are honest rather than invented.
+    """
+    points, lows, highs = [], [], []
+    by_series = dict(tuple(history.groupby("unique_id", sort=False)))
+    for uid, group in future.groupby("unique_id", sort=False):
+        known = by_series[uid].set_index("ds")["y"]
+        steps = np.arange(1, len(group) + 1)
+        back = pd.to_timedelta(season * np.ceil(steps / season), unit="h")
+        point = known.reindex(group["ds"].to_numpy() - back).to_numpy(dtype="float64")
+        errors = (known - known.shift(season)).dropna().to_numpy(dtype="float64")
+        low, high = np.quantile(errors, [0.1, 0.9]) if len(errors) else (0.0, 0.0)
+        points.append(point)
+        lows.append(point + low)
+        highs.append(point + high)
+    # `future` is sorted by unique_id then ds (to_model_frame), so the concatenation lines up.
+    return np.concatenate(points), np.concatenate(lows), np.concatenate(highs)
+
+
+# ------------------------------------------------------------------------------------ MLflow pyfunc
+class EnergyForecaster(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
+    """The pyfunc batch prediction loads: bundle in `load_context`, `forecast` in `predict`."""
+
+    def __init__(self) -> None:
+        self.fitted: FittedForecaster | None = None
+
+    def load_context(self, context: Any) -> None:
+        self.fitted = load_bundle(Path(context.artifacts["forecaster"]))
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        if self.fitted is None:
+            self.load_context(context)
+        assert self.fitted is not None
+        return forecast(self.fitted, model_input)
+
+
+mlflow.models.set_model(EnergyForecaster())

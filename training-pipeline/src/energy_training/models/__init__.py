@@ -1,0 +1,28 @@
+"""Fitting one candidate model: dispatch on the configured family.
+
+Each family module turns feature-view rows (labelled history up to a cutoff) into a
+`FittedForecaster` that `forecaster_model.forecast` can predict with; nothing here predicts.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from energy_training.config import FAMILIES_LIGHTGBM, FAMILIES_NEURAL, ModelConfig
+from energy_training.forecaster_model import FittedForecaster
+from energy_training.models.lightgbm import fit_lightgbm
+from energy_training.models.neural import fit_neural
+from energy_training.models.seasonal_naive import fit_seasonal_naive
+
+__all__ = ["fit_model"]
+
+
+def fit_model(cfg: ModelConfig, frame: pd.DataFrame, horizon: int, seed: int, threads: int = 2) -> FittedForecaster:
+    """Fit `cfg` on every labelled row of `frame` (the caller decides the cutoff)."""
+    if cfg.family.startswith("seasonal_naive_"):
+        return fit_seasonal_naive(cfg, horizon)
+    if cfg.family == FAMILIES_LIGHTGBM:
+        return fit_lightgbm(cfg, frame, horizon, seed, threads)
+    if cfg.family in FAMILIES_NEURAL:
+        return fit_neural(cfg, frame, horizon, seed, threads)
+    raise ValueError(f"model {cfg.name!r}: no fitter for family {cfg.family!r}")

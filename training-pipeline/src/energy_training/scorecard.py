@@ -1,0 +1,85 @@
+"""`training-pipeline scorecard`: the latest backtest table, read from the tracking server.
+
+Read from MLflow (the latest run tagged energy.run_type=training in the configured experiment),
+not from local files, so it shows the same thing wherever it runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+from mlflow import MlflowClient
+from rich.console import Console
+from rich.table import Table
+
+from energy_core.registry import ModelRegistry
+from energy_core.settings import RegistrySettings
+from energy_training.metrics import METRICS
+from energy_training.promotion import current_champion
+from energy_training.tracking import RUN_TYPE_TAG, RUN_TYPE_TRAINING
+
+
+class NoScorecard(LookupError):
+    """No training run has logged a scorecard yet."""
+
+
+def latest(settings: RegistrySettings, registry: ModelRegistry) -> dict[str, Any]:
+    """The latest training run's scorecard plus the registry's current champion."""
+    client = MlflowClient(tracking_uri=settings.resolved_tracking_uri)
+    experiment = client.get_experiment_by_name(settings.experiment_name)
+    if experiment is None:
+        raise NoScorecard(f"no MLflow experiment {settings.experiment_name!r} yet; run `training-pipeline run` first")
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`{RUN_TYPE_TAG}` = '{RUN_TYPE_TRAINING}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not runs:
+        raise NoScorecard("no finished training run found; run `training-pipeline run` first")
+    run = runs[0]
+    with TemporaryDirectory() as tmp:
+        path = client.download_artifacts(run.info.run_id, "scorecard/scorecard.json", tmp)
+        payload: dict[str, Any] = json.loads(Path(path).read_text())
+    champion = current_champion(registry)
+    payload.update(
+        run_id=run.info.run_id,
+        run_name=run.info.run_name,
+        champion_version=champion.version if champion else None,
+        champion_model=champion.tags.get("model_config") if champion else None,
+        gate={k.removeprefix("gate."): v for k, v in run.data.tags.items() if k.startswith("gate.")},
+    )
+    return payload
+
+
+def render(payload: dict[str, Any], console: Console | None = None) -> None:
+    """The scorecard as a rich table: every model and baseline, every metric."""
+    console = console or Console()
+    p = payload["protocol"]
+    table = Table(
+        title=(
+            f"Backtest as of {p['as_of']} - {p['origins']} origins {p['first_origin']} … {p['last_origin']}, "
+            f"1-{p['horizon_hours']} h"
+        )
+    )
+    table.add_column("model")
+    for metric in METRICS:
+        table.add_column(metric, justify="right")
+    table.add_column("seconds", justify="right")
+    for row in payload["models"]:
+        cells = [
+            f"{row[m]:.4f}"
+            if row.get(m) is not None and m not in ("rmse", "pinball_q10", "pinball_q50", "pinball_q90")
+            else f"{row.get(m) or float('nan'):,.0f}"
+            for m in METRICS
+        ]
+        seconds = row.get("fit_and_backtest_s")
+        table.add_row(str(row["model"]), *cells, "" if seconds is None else f"{seconds:.1f}")
+    console.print(table)
+    champion = payload.get("champion_version")
+    console.print(f"champion: {'v' + str(champion) if champion else 'none'} ({payload.get('champion_model') or '-'})")
+    for name, verdict in (payload.get("gate") or {}).items():
+        console.print(f"gate {name}: {verdict}")

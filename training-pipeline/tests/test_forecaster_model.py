@@ -1,0 +1,80 @@
+"""The registered model's contract: inputs, outputs, gaps, bundles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from energy_core.schemas import FORECAST_OUTPUT_COLUMNS
+from energy_training.backtest import contract_input
+from energy_training.config import ModelConfig
+from energy_training.forecaster_model import forecast, load_bundle, save_bundle
+from energy_training.models import fit_model
+
+ORIGIN = pd.Timestamp("2023-01-20T23:00Z")
+TINY_LGBM = ModelConfig(
+    "tiny",
+    "lightgbm",
+    params={"n_estimators": 20, "num_leaves": 7, "min_child_samples": 5},
+    exog=("local_hour", "is_weekend", "weather_temperature_c"),
+    lags=(1, 24),
+    lag_transforms={24: ("rolling_mean_24",)},
+)
+
+
+def test_output_has_the_contract_columns_and_hours_ahead_1_to_24(frame: pd.DataFrame) -> None:
+    fitted = fit_model(ModelConfig("n", "seasonal_naive_24"), frame, 24, 1)
+    out = forecast(fitted, contract_input(frame, ORIGIN, 24))
+    assert tuple(out.columns) == FORECAST_OUTPUT_COLUMNS
+    assert len(out) == 48
+    assert out.groupby("consumer_type")["hours_ahead"].apply(list).map(lambda h: h == list(range(1, 25))).all()
+    assert str(out["datetime_utc"].dtype) == "datetime64[us, UTC]"
+    assert (out["prediction_q10_kwh"] <= out["prediction_kwh"]).all()
+    assert (out["prediction_kwh"] <= out["prediction_q90_kwh"]).all()
+
+
+def test_a_missing_history_hour_is_filled_not_shifting_the_lags(frame: pd.DataFrame) -> None:
+    fitted = fit_model(ModelConfig("n", "seasonal_naive_24"), frame, 24, 1)
+    full = forecast(fitted, contract_input(frame, ORIGIN, 24))
+    gap_time = ORIGIN - pd.Timedelta(hours=100)
+    with_gap = contract_input(frame[frame["datetime_utc"] != gap_time], ORIGIN, 24)
+    pd.testing.assert_frame_equal(forecast(fitted, with_gap), full)
+
+
+def test_future_rows_must_follow_the_last_label_without_holes(frame: pd.DataFrame) -> None:
+    fitted = fit_model(ModelConfig("n", "seasonal_naive_24"), frame, 24, 1)
+    inp = contract_input(frame, ORIGIN, 24)
+    holey = inp[inp["datetime_utc"] != ORIGIN + pd.Timedelta(hours=3)]
+    with pytest.raises(ValueError, match="not the consecutive hours"):
+        forecast(fitted, holey)
+
+
+def test_missing_columns_are_named(frame: pd.DataFrame) -> None:
+    fitted = fit_model(TINY_LGBM, frame, 24, 1)
+    with pytest.raises(ValueError, match="weather_temperature_c"):
+        forecast(fitted, contract_input(frame, ORIGIN, 24).drop(columns="weather_temperature_c"))
+
+
+def test_asking_beyond_the_trained_horizon_is_refused(frame: pd.DataFrame) -> None:
+    fitted = fit_model(TINY_LGBM, frame, 12, 1)
+    with pytest.raises(ValueError, match="at most 12 hours"):
+        forecast(fitted, contract_input(frame, ORIGIN, 24))
+
+
+def test_lightgbm_bundle_round_trip_predicts_identically(frame: pd.DataFrame, tmp_path: Path) -> None:
+    fitted = fit_model(TINY_LGBM, frame[frame["datetime_utc"] <= ORIGIN], 24, 7)
+    inp = contract_input(frame, ORIGIN, 24)
+    before = forecast(fitted, inp)
+    after = forecast(load_bundle(save_bundle(fitted, tmp_path / "bundle")), inp)
+    pd.testing.assert_frame_equal(before, after)
+    assert before["prediction_kwh"].notna().all()
+
+
+def test_same_seed_and_data_give_identical_lightgbm_forecasts(frame: pd.DataFrame) -> None:
+    train = frame[frame["datetime_utc"] <= ORIGIN]
+    inp = contract_input(frame, ORIGIN, 24)
+    first = forecast(fit_model(TINY_LGBM, train, 24, 42), inp)
+    second = forecast(fit_model(TINY_LGBM, train, 24, 42), inp)
+    pd.testing.assert_frame_equal(first, second)
