@@ -37,6 +37,8 @@ SIMULATE_START ?= $(PIPELINE_END)
 SIMULATE_END ?= 2023-01-24T23:00Z
 RETRAIN_EVERY ?= 24h
 TRAINING_PROFILE ?= full
+# Scheduled retrains inside the simulation: the full profile's LightGBM without tuning or NHITS.
+RETRAIN_PROFILE ?= retrain
 FRESH ?= 0
 
 API_HOST ?= 127.0.0.1
@@ -114,7 +116,7 @@ pipeline: $(INSTALL_STAMP) ## Offline end-to-end run into ENERGY_HOME: backfill,
 	$(BIN)/feature-pipeline backfill --start $(PIPELINE_START) --end $(PIPELINE_END)
 	$(BIN)/training-pipeline run --as-of $(PIPELINE_AS_OF) --profile $(TRAINING_PROFILE)
 	$(BIN)/batch-prediction-pipeline simulate --start $(SIMULATE_START) --end $(SIMULATE_END) \
-		--retrain-every $(RETRAIN_EVERY)
+		--retrain-every $(RETRAIN_EVERY) --profile $(RETRAIN_PROFILE)
 
 demo: $(INSTALL_STAMP) ## `pipeline` unless ENERGY_HOME already holds a finished one (FRESH=1 redoes it), then `serve`
 	@if [[ "$(FRESH)" == 1 ]]; then \

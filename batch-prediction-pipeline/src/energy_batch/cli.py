@@ -71,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--start", type=hour, required=True, help="first simulated as-of hour")
     s.add_argument("--end", type=hour, required=True, help="end of the window (exclusive)")
     s.add_argument("--retrain-every", type=every, default=24, help="e.g. 24h (default), 6h, 2d")
-    s.add_argument("--profile", choices=["smoke", "full"], default="full", help="training profile (default full)")
+    s.add_argument(
+        "--profile", default="retrain", help="training profile for scheduled retrains (models.yaml; default retrain)"
+    )
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     t = sub.add_parser("status", help="latest forecast, champion, monitored WAPE, alert status")

@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="training dataset → backtest → tune → register → gate")
     run.add_argument("--as-of", help="last known hour, UTC (default: the latest hour in the store)")
-    run.add_argument("--profile", default="full", help="profile in models.yaml: full (default), smoke, weak")
+    run.add_argument("--profile", default="full", help="profile in models.yaml: full (default), retrain, smoke, weak")
     run.add_argument("--dataset-version", type=int, help="reuse this training dataset (reproduces a run)")
     run.add_argument("--config", type=Path, help="a models.yaml to use instead of the package's")
     run.add_argument("--search-space", type=Path, help="a search_space.yaml to use instead of the package's")
