@@ -19,6 +19,9 @@ from energy_frontend.api_client import (
     fetch_consumer_types,
     fetch_forecast,
     fetch_overview,
+    forecast_frame,
+    history_frame,
+    overview_frame,
 )
 
 
@@ -39,7 +42,7 @@ def test_areas_and_consumer_types_come_with_labels(full_api) -> None:
 
 def test_forecast_frames_are_utc_and_sorted(full_api) -> None:
     series = fetch_forecast(api_at(full_api.url), "DK1", "111", history_hours=48)
-    history, forecast = series.history_frame(), series.forecast_frame()
+    history, forecast = history_frame(series), forecast_frame(series)
     assert len(history) == 48 and len(forecast) == 24
     assert str(history["datetime_utc"].dt.tz) == "UTC"
     assert history["datetime_utc"].is_monotonic_increasing
@@ -49,7 +52,7 @@ def test_forecast_frames_are_utc_and_sorted(full_api) -> None:
 
 
 def test_overview_frame_carries_the_area(full_api) -> None:
-    frame = fetch_overview(api_at(full_api.url), "DK2").frame()
+    frame = overview_frame(fetch_overview(api_at(full_api.url), "DK2"))
     assert set(frame["area"]) == {"DK2"}
     assert frame["expected_change_pct"].tolist() == [-4.0, 2.5, 7.5]
 

@@ -6,12 +6,12 @@ import io
 
 import pandas as pd
 
-from energy_frontend.api_client import SeriesForecast
+from energy_core.api_models import Forecast
 from energy_frontend.export import EXPORT_COLUMNS, shown_table, to_csv_bytes
 
 
-def series() -> SeriesForecast:
-    return SeriesForecast.model_validate(
+def series() -> Forecast:
+    return Forecast.model_validate(
         {
             "area": "DK1",
             "consumer_type": "111",

@@ -14,12 +14,14 @@ from energy_monitoring_app.api_client import (
     ApiUnavailable,
     NoData,
     Window,
+    checks_frame,
     fetch_alerts,
     fetch_error_timeline,
     fetch_horizon_errors,
     fetch_models,
     fetch_ranking,
     fetch_series_errors,
+    timeline_frame,
 )
 
 DEFAULT = Window()
@@ -31,7 +33,7 @@ def api_at(url: str) -> Api:
 
 def test_timeline_keeps_fractions_and_the_backtest_reference(full_api) -> None:
     timeline = fetch_error_timeline(api_at(full_api.url), DEFAULT)
-    frame = timeline.frame()
+    frame = timeline_frame(timeline)
     assert timeline.backtest_wape == 0.045 and timeline.champion_version == 2
     assert len(frame) == 48 and frame["datetime_utc"].is_monotonic_increasing
     assert str(frame["datetime_utc"].dt.tz) == "UTC" and frame["wape"].max() < 1
@@ -49,7 +51,7 @@ def test_ranking_horizons_alerts_and_models_parse(full_api) -> None:
     assert fetch_ranking(api, DEFAULT, limit=4)["wape"].tolist() == pytest.approx([0.2, 0.19, 0.18, 0.17])
     assert fetch_horizon_errors(api, DEFAULT)["hours_ahead"].tolist() == list(range(1, 25))
     alerts = fetch_alerts(api)
-    assert alerts.status == "warn" and alerts.retraining_recommended and len(alerts.frame()) == 2
+    assert alerts.status == "warn" and alerts.retraining_recommended and len(checks_frame(alerts)) == 2
     assert [m.version for m in fetch_models(api)] == [3, 2, 1]
 
 

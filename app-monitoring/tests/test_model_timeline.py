@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from energy_monitoring_app.api_client import ModelVersion
+from energy_core.api_models import ModelVersion
 from energy_monitoring_app.model_timeline import champion_periods, versions_table
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from energy_api.registry_queries import PROMOTED_AT_TAG, call, champion
-from energy_api.schemas import ApprovalResult
+from energy_core.api_models import ApprovalResult
 from energy_core.registry import CHALLENGER, CHAMPION, ModelRegistry, ModelVersionInfo
 
 Clock = Callable[[], datetime]

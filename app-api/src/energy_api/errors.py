@@ -13,8 +13,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from energy_api.approval import RejectingChampion
-from energy_api.schemas import ErrorDetail
 from energy_api.time_window import InvalidTimeWindow
+from energy_core.api_models import ErrorDetail
 from energy_core.feature_store import FeatureStoreError
 from energy_core.registry import ModelNotFound, RegistryError
 

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from energy_api.schemas import ModelVersion
+from energy_core.api_models import ModelVersion
 from energy_core.registry import (
     CHAMPION,
     ModelNotFound,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 from fastapi import HTTPException
 
-from energy_api.schemas import CodeLabel
+from energy_core.api_models import CodeLabel
 from energy_core.schemas import AREA_LABELS, AREAS, CONSUMER_TYPES, consumer_type_label
 
 

@@ -1,7 +1,9 @@
-"""The few app-api endpoints the forecast page reads, parsed into the page's own typed models.
+"""The few app-api endpoints the forecast page reads, parsed into the contract's typed models.
 
-Why its own models: the page depends on docs/api-contract.md, not on app-api's code, so a contract
-break shows up here as one clear `ApiError` naming the endpoint instead of a KeyError in a chart.
+The models are `energy_core.api_models`, the typed form of docs/api-contract.md shared with app-api
+(the page never imports app-api's code); validating every body against them makes a contract break
+show up here as one clear `ApiError` naming the endpoint instead of a KeyError in a chart. The
+frames the page plots are built by the small `*_frame` functions below.
 
 Three failure kinds, because the page reacts differently to each:
 - `ApiUnavailable`: nothing answered (connection refused, DNS, timeout) — tell the operator to start it;
@@ -11,13 +13,15 @@ Three failure kinds, because the page reacts differently to each:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
 import pandas as pd
 from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from energy_core.api_models import AreaOverview, CodeLabel, Forecast, ForecastPoint, HistoryPoint, SeriesOverview
 
 API_PREFIX = "/api/v1"
 
@@ -43,71 +47,24 @@ class Api:
     transport: httpx.BaseTransport | None = None
 
 
-class Choice(BaseModel):
-    """A selectable code with its human-readable label (areas, consumer types)."""
-
-    code: str
-    label: str
+def history_frame(series: Forecast) -> pd.DataFrame:
+    """The series' history as a frame (`datetime_utc`, `energy_consumption_kwh`), oldest first."""
+    return _frame(series.history, list(HistoryPoint.model_fields))
 
 
-class HistoryPoint(BaseModel):
-    datetime_utc: datetime
-    energy_consumption_kwh: float | None
+def forecast_frame(series: Forecast) -> pd.DataFrame:
+    """The series' forecast as a frame, one row per target hour, nearest first."""
+    return _frame(series.forecast, list(ForecastPoint.model_fields))
 
 
-class ForecastPoint(BaseModel):
-    datetime_utc: datetime
-    hours_ahead: int
-    prediction_kwh: float
-    prediction_q10_kwh: float | None
-    prediction_q90_kwh: float | None
+def overview_frame(overview: AreaOverview) -> pd.DataFrame:
+    """Every series of one area (next-24-hour total against the same hours last week), with `area`."""
+    frame = _frame(overview.series, list(SeriesOverview.model_fields))
+    frame.insert(0, "area", overview.area)
+    return frame
 
 
-class SeriesForecast(BaseModel):
-    """One series' recent history and its latest 24-hour forecast (GET /forecasts/{area}/{type})."""
-
-    area: str
-    consumer_type: str
-    consumer_type_label: str
-    forecast_made_at: datetime | None
-    model_name: str | None
-    model_version: int | None
-    latest_data_at: datetime | None
-    history: list[HistoryPoint]
-    forecast: list[ForecastPoint]
-
-    def history_frame(self) -> pd.DataFrame:
-        """History as a frame (`datetime_utc`, `energy_consumption_kwh`), oldest first."""
-        return _frame(self.history, ["datetime_utc", "energy_consumption_kwh"])
-
-    def forecast_frame(self) -> pd.DataFrame:
-        """Forecast as a frame, one row per target hour, nearest first."""
-        return _frame(self.forecast, list(ForecastPoint.model_fields))
-
-
-class SeriesOverview(BaseModel):
-    consumer_type: str
-    label: str
-    forecast_next_24h_kwh: float | None
-    same_hours_last_week_kwh: float | None
-    expected_change_pct: float | None
-
-
-class AreaOverview(BaseModel):
-    """Every series of one area: next-24-hour totals against the same hours last week."""
-
-    area: str
-    forecast_made_at: datetime | None
-    model_version: int | None
-    series: list[SeriesOverview]
-
-    def frame(self) -> pd.DataFrame:
-        frame = _frame(self.series, list(SeriesOverview.model_fields))
-        frame.insert(0, "area", self.area)
-        return frame
-
-
-def _frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
+def _frame(rows: Sequence[BaseModel], columns: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame([row.model_dump() for row in rows], columns=columns)
     if "datetime_utc" in frame:
         frame["datetime_utc"] = pd.to_datetime(frame["datetime_utc"], utc=True)
@@ -162,26 +119,26 @@ def _non_empty(path: str, items: list[T], what: str) -> list[T]:
     return items
 
 
-def fetch_areas(api: Api) -> list[Choice]:
+def fetch_areas(api: Api) -> list[CodeLabel]:
     """The price areas with labels. Raises NoData when the API knows none."""
     path = "/areas"
-    return _non_empty(path, _parse(path, get_json(api, path), list[Choice]), "areas")
+    return _non_empty(path, _parse(path, get_json(api, path), list[CodeLabel]), "areas")
 
 
-def fetch_consumer_types(api: Api) -> list[Choice]:
+def fetch_consumer_types(api: Api) -> list[CodeLabel]:
     """The consumer types with labels. Raises NoData when the API knows none."""
     path = "/consumer-types"
-    return _non_empty(path, _parse(path, get_json(api, path), list[Choice]), "consumer types")
+    return _non_empty(path, _parse(path, get_json(api, path), list[CodeLabel]), "consumer types")
 
 
-def fetch_forecast(api: Api, area: str, consumer_type: str, history_hours: int = 168) -> SeriesForecast:
+def fetch_forecast(api: Api, area: str, consumer_type: str, history_hours: int = 168) -> Forecast:
     """The series' last `history_hours` observed hours and latest forecast.
 
     Raises NoData when the series has no forecast yet (an answer with an empty `forecast` list is
     treated like a 404: there is nothing to plot ahead).
     """
     path = f"/forecasts/{area}/{consumer_type}"
-    result = _parse(path, get_json(api, path, {"history_hours": history_hours}), SeriesForecast)
+    result = _parse(path, get_json(api, path, {"history_hours": history_hours}), Forecast)
     _non_empty(path, result.forecast, "forecast hours")
     return result
 

@@ -13,20 +13,21 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
-from energy_core.settings import DashboardSettings, SettingsError, load
 
+from energy_core.api_models import AreaOverview, CodeLabel, Forecast
+from energy_core.settings import DashboardSettings, SettingsError, load
 from energy_frontend.api_client import (
     Api,
     ApiError,
     ApiUnavailable,
-    AreaOverview,
-    Choice,
     NoData,
-    SeriesForecast,
     fetch_areas,
     fetch_consumer_types,
     fetch_forecast,
     fetch_overview,
+    forecast_frame,
+    history_frame,
+    overview_frame,
 )
 from energy_frontend.charts import change_heatmap, forecast_figure
 from energy_frontend.export import shown_table, to_csv_bytes
@@ -68,12 +69,12 @@ def main() -> None:
     url, timeout, ttl = settings.api_url, settings.request_timeout_s, settings.cache_ttl_s
 
     @st.cache_data(ttl=ttl, show_spinner=False)
-    def cached_choices(base_url: str, timeout_s: float) -> tuple[list[Choice], list[Choice]]:
+    def cached_choices(base_url: str, timeout_s: float) -> tuple[list[CodeLabel], list[CodeLabel]]:
         api = Api(base_url, timeout_s)
         return fetch_areas(api), fetch_consumer_types(api)
 
     @st.cache_data(ttl=ttl, show_spinner="Loading the forecast…")
-    def cached_forecast(base_url: str, timeout_s: float, area: str, consumer_type: str) -> SeriesForecast:
+    def cached_forecast(base_url: str, timeout_s: float, area: str, consumer_type: str) -> Forecast:
         return fetch_forecast(Api(base_url, timeout_s), area, consumer_type, HISTORY_HOURS)
 
     @st.cache_data(ttl=ttl, show_spinner=False)
@@ -104,9 +105,9 @@ def main() -> None:
         render_overview([cached_overview(url, timeout, code) for code in area_labels], area)
 
 
-def render_forecast(series: SeriesForecast, area_label: str) -> None:
+def render_forecast(series: Forecast, area_label: str) -> None:
     """Headline numbers, freshness badge, the chart and the CSV of what it shows."""
-    forecast = series.forecast_frame()
+    forecast = forecast_frame(series)
     version = f"v{series.model_version}" if series.model_version is not None else "unknown"
     made_at = f"{series.forecast_made_at:%Y-%m-%d %H:%M} UTC" if series.forecast_made_at else "unknown"
     col_model, col_made, col_total, col_fresh = st.columns([1, 1.8, 1.5, 1.2])
@@ -120,7 +121,7 @@ def render_forecast(series: SeriesForecast, area_label: str) -> None:
         if freshness.is_replay:
             st.caption("Replaying the historical snapshot (demo).")
     title = f"{series.area} ({area_label}) · {series.consumer_type} — {series.consumer_type_label}"
-    st.plotly_chart(forecast_figure(series.history_frame(), forecast, title), width="stretch")
+    st.plotly_chart(forecast_figure(history_frame(series), forecast, title), width="stretch")
     st.download_button(
         "Download the data shown (CSV)",
         data=to_csv_bytes(shown_table(series)),
@@ -133,7 +134,7 @@ def render_forecast(series: SeriesForecast, area_label: str) -> None:
 def render_overview(overviews: list[AreaOverview], selected_area: str) -> None:
     """The heatmap over every series, then the selected area's series as a sortable table."""
     st.subheader("All consumer types: expected change against last week")
-    frame = pd.concat([o.frame() for o in overviews], ignore_index=True)
+    frame = pd.concat([overview_frame(o) for o in overviews], ignore_index=True)
     st.plotly_chart(change_heatmap(frame), width="stretch")
     table = frame[frame["area"] == selected_area].sort_values("expected_change_pct", ascending=False)
     st.dataframe(

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from energy_frontend.api_client import SeriesForecast
+from energy_core.api_models import Forecast
+from energy_frontend.api_client import forecast_frame, history_frame
 
 EXPORT_COLUMNS: tuple[str, ...] = (
     "area",
@@ -26,10 +27,10 @@ EXPORT_COLUMNS: tuple[str, ...] = (
 )
 
 
-def shown_table(series: SeriesForecast) -> pd.DataFrame:
+def shown_table(series: Forecast) -> pd.DataFrame:
     """History rows (`kind` = observed) followed by forecast rows (`kind` = forecast)."""
-    observed = series.history_frame().assign(kind="observed")
-    forecast = series.forecast_frame().assign(
+    observed = history_frame(series).assign(kind="observed")
+    forecast = forecast_frame(series).assign(
         kind="forecast",
         model_version=series.model_version,
         forecast_made_at=pd.Timestamp(series.forecast_made_at) if series.forecast_made_at else pd.NaT,

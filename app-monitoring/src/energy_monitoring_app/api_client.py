@@ -1,7 +1,9 @@
-"""The app-api monitoring endpoints the page reads, parsed into the page's own typed models.
+"""The app-api monitoring endpoints the page reads, parsed into the contract's typed models.
 
-Why its own models: the page depends on docs/api-contract.md, not on app-api's code, so a contract
-break shows up here as one clear `ApiError` naming the endpoint instead of a KeyError in a chart.
+The models are `energy_core.api_models`, the typed form of docs/api-contract.md shared with app-api
+(the page never imports app-api's code); validating every body against them makes a contract break
+show up here as one clear `ApiError` naming the endpoint instead of a KeyError in a chart. Row
+lists come back as frames; `timeline_frame` and `checks_frame` turn the two nested bodies into them.
 Error rates (`mape`, `wape`, `interval_coverage`, `backtest_wape`) are fractions (0.05 = 5 %).
 
 Three failure kinds, because the page reacts differently to each:
@@ -14,11 +16,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pandas as pd
 from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from energy_core.api_models import (
+    AlertCheck,
+    AlertStatus,
+    CodeLabel,
+    HorizonError,
+    HourlyErrorPoint,
+    ModelVersion,
+    MonitoringMetrics,
+    SeriesErrorPoint,
+    SeriesRank,
+)
 
 API_PREFIX = "/api/v1"
 
@@ -55,100 +69,14 @@ class Window:
         return {k: v.isoformat() for k, v in (("start", self.start), ("end", self.end)) if v is not None}
 
 
-class Choice(BaseModel):
-    code: str
-    label: str
+def timeline_frame(timeline: MonitoringMetrics) -> pd.DataFrame:
+    """The aggregate error per monitored hour as a frame, oldest first."""
+    return _frame(timeline.points, HourlyErrorPoint)
 
 
-class HourlyError(BaseModel):
-    datetime_utc: datetime
-    mape: float | None
-    wape: float | None
-    mae_kwh: float | None
-    bias_kwh: float | None
-    interval_coverage: float | None
-    count: int
-    missing_count: int
-
-
-class ErrorTimeline(BaseModel):
-    """Aggregate error per monitored hour, with the champion's backtest WAPE as the reference."""
-
-    backtest_wape: float | None
-    champion_version: int | None
-    points: list[HourlyError]
-
-    def frame(self) -> pd.DataFrame:
-        return _frame(self.points, HourlyError)
-
-
-class HorizonError(BaseModel):
-    hours_ahead: int
-    mape: float | None
-    wape: float | None
-    mae_kwh: float | None
-    bias_kwh: float | None
-    count: int
-
-
-class SeriesErrorPoint(BaseModel):
-    datetime_utc: datetime
-    hours_ahead: int
-    forecast_made_at: datetime
-    model_version: int
-    actual_kwh: float | None
-    prediction_kwh: float
-    prediction_q10_kwh: float | None
-    prediction_q90_kwh: float | None
-    abs_error_kwh: float | None
-    pct_error: float | None
-    in_interval: bool | None
-    actual_missing: bool
-
-
-class RankedSeries(BaseModel):
-    area: str
-    consumer_type: str
-    label: str
-    wape: float | None
-    mape: float | None
-    mae_kwh: float | None
-    bias_kwh: float | None
-    count: int
-
-
-Status = Literal["ok", "warn", "alert"]
-
-
-class Check(BaseModel):
-    check_name: str
-    status: Status
-    value: float | None
-    threshold: float | None
-    reason: str
-    datetime_utc: datetime | None
-
-
-class Alerts(BaseModel):
-    status: Status
-    retraining_recommended: bool
-    checked_at: datetime | None
-    checks: list[Check]
-
-    def frame(self) -> pd.DataFrame:
-        return _frame(self.checks, Check)
-
-
-class ModelVersion(BaseModel):
-    name: str
-    version: int
-    aliases: list[str]
-    created_at: datetime
-    model_family: str | None
-    approval: str | None
-    metrics: dict[str, float | None]
-    lineage: dict[str, Any] | None
-    promoted_at: datetime | None
+def checks_frame(alerts: AlertStatus) -> pd.DataFrame:
+    """The latest row of every drift and performance check as a frame."""
+    return _frame(alerts.checks, AlertCheck)
 
 
 def _frame(rows: list[Any], model: type[BaseModel]) -> pd.DataFrame:
@@ -212,20 +140,20 @@ def _rows_frame(path: str, payload: Any, model: type[BaseModel], what: str) -> p
     return _frame(_non_empty(path, _parse(path, payload, list[model]), what), model)  # type: ignore[valid-type]
 
 
-def fetch_areas(api: Api) -> list[Choice]:
+def fetch_areas(api: Api) -> list[CodeLabel]:
     path = "/areas"
-    return _non_empty(path, _parse(path, get_json(api, path), list[Choice]), "areas")
+    return _non_empty(path, _parse(path, get_json(api, path), list[CodeLabel]), "areas")
 
 
-def fetch_consumer_types(api: Api) -> list[Choice]:
+def fetch_consumer_types(api: Api) -> list[CodeLabel]:
     path = "/consumer-types"
-    return _non_empty(path, _parse(path, get_json(api, path), list[Choice]), "consumer types")
+    return _non_empty(path, _parse(path, get_json(api, path), list[CodeLabel]), "consumer types")
 
 
-def fetch_error_timeline(api: Api, window: Window) -> ErrorTimeline:
+def fetch_error_timeline(api: Api, window: Window) -> MonitoringMetrics:
     """Hourly MAPE/WAPE over the window. Raises NoData before the first monitored hour."""
     path = "/monitoring/metrics"
-    result: ErrorTimeline = _parse(path, get_json(api, path, window.params()), ErrorTimeline)
+    result: MonitoringMetrics = _parse(path, get_json(api, path, window.params()), MonitoringMetrics)
     _non_empty(path, result.points, "monitored hours")
     return result
 
@@ -250,13 +178,13 @@ def fetch_series_errors(
 def fetch_ranking(api: Api, window: Window, limit: int = 20) -> pd.DataFrame:
     """Series by WAPE over the window, worst first (the API's order is kept)."""
     path = "/monitoring/ranking"
-    return _rows_frame(path, get_json(api, path, {**window.params(), "limit": limit}), RankedSeries, "series")
+    return _rows_frame(path, get_json(api, path, {**window.params(), "limit": limit}), SeriesRank, "series")
 
 
-def fetch_alerts(api: Api) -> Alerts:
+def fetch_alerts(api: Api) -> AlertStatus:
     """The latest drift and performance checks. Raises NoData when nothing was ever checked."""
     path = "/monitoring/alerts"
-    result: Alerts = _parse(path, get_json(api, path), Alerts)
+    result: AlertStatus = _parse(path, get_json(api, path), AlertStatus)
     if result.checked_at is None and not result.checks:
         raise NoData(f"GET {path}: no checks have run yet")
     return result

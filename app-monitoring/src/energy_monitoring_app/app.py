@@ -14,18 +14,16 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
-from energy_core.settings import DashboardSettings, SettingsError, load
 
+from energy_core.api_models import AlertStatus, CodeLabel, ModelVersion, MonitoringMetrics
+from energy_core.settings import DashboardSettings, SettingsError, load
 from energy_monitoring_app.api_client import (
-    Alerts,
     Api,
     ApiError,
     ApiUnavailable,
-    Choice,
-    ErrorTimeline,
-    ModelVersion,
     NoData,
     Window,
+    checks_frame,
     fetch_alerts,
     fetch_areas,
     fetch_consumer_types,
@@ -34,6 +32,7 @@ from energy_monitoring_app.api_client import (
     fetch_models,
     fetch_ranking,
     fetch_series_errors,
+    timeline_frame,
 )
 from energy_monitoring_app.charts import (
     actuals_figure,
@@ -83,7 +82,7 @@ def main() -> None:
     url, timeout, ttl = settings.api_url, settings.request_timeout_s, settings.cache_ttl_s
 
     @st.cache_data(ttl=ttl, show_spinner=False)
-    def cached_timeline(base_url: str, timeout_s: float, window: Window) -> ErrorTimeline:
+    def cached_timeline(base_url: str, timeout_s: float, window: Window) -> MonitoringMetrics:
         return fetch_error_timeline(Api(base_url, timeout_s), window)
 
     @st.cache_data(ttl=ttl, show_spinner=False)
@@ -91,11 +90,11 @@ def main() -> None:
         return fetch_horizon_errors(Api(base_url, timeout_s), window)
 
     @st.cache_data(ttl=ttl, show_spinner=False)
-    def cached_alerts(base_url: str, timeout_s: float) -> Alerts:
+    def cached_alerts(base_url: str, timeout_s: float) -> AlertStatus:
         return fetch_alerts(Api(base_url, timeout_s))
 
     @st.cache_data(ttl=ttl, show_spinner=False)
-    def cached_choices(base_url: str, timeout_s: float) -> tuple[list[Choice], list[Choice]]:
+    def cached_choices(base_url: str, timeout_s: float) -> tuple[list[CodeLabel], list[CodeLabel]]:
         api = Api(base_url, timeout_s)
         return fetch_areas(api), fetch_consumer_types(api)
 
@@ -143,9 +142,9 @@ def main() -> None:
         render_models(cached_models(url, timeout))
 
 
-def render_error_timeline(timeline: ErrorTimeline) -> None:
+def render_error_timeline(timeline: MonitoringMetrics) -> None:
     """Headline numbers and the hourly error chart with the backtest reference line."""
-    points = timeline.frame()
+    points = timeline_frame(timeline)
     recent = points["wape"].mean()
     champion, backtest, live, hours = st.columns(4)
     champion.metric("Champion", f"v{timeline.champion_version}" if timeline.champion_version else "none")
@@ -160,14 +159,14 @@ def render_error_timeline(timeline: ErrorTimeline) -> None:
     st.plotly_chart(error_timeline_figure(points, timeline.backtest_wape), width="stretch")
 
 
-def render_alerts(alerts: Alerts) -> None:
+def render_alerts(alerts: AlertStatus) -> None:
     """Overall status, the retraining flag and every check with its reason."""
     st.badge(alerts.status.upper(), color=STATUS_COLOURS[alerts.status])
     if alerts.retraining_recommended:
         st.warning("Retraining is recommended by the latest checks.")
     checked = f"{alerts.checked_at:%Y-%m-%d %H:%M} UTC" if alerts.checked_at else "never"
     st.caption(f"Last checked: {checked}")
-    checks = alerts.frame()
+    checks = checks_frame(alerts)
     st.dataframe(
         checks[["status", "check_name", "value", "threshold", "reason"]],
         hide_index=True,
@@ -181,7 +180,7 @@ def render_alerts(alerts: Alerts) -> None:
     )
 
 
-def series_selectors(areas: list[Choice], consumer_types: list[Choice]) -> tuple[str, str, int | None]:
+def series_selectors(areas: list[CodeLabel], consumer_types: list[CodeLabel]) -> tuple[str, str, int | None]:
     area_labels = {a.code: a.label for a in areas}
     type_labels = {c.code: c.label for c in consumer_types}
     area_col, type_col, horizon_col = st.columns(3)

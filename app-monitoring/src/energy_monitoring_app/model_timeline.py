@@ -11,7 +11,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from energy_monitoring_app.api_client import ModelVersion
+from energy_core.api_models import ModelVersion
 
 PERIOD_COLUMNS = ("version", "model_family", "start", "end", "is_current")
 

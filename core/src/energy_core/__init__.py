@@ -1,4 +1,5 @@
-"""energy_core: the small shared spine (settings, schemas, feature store and model registry).
+"""energy_core: the small shared spine (settings, schemas, feature store, model registry and the
+app-api response models in `api_models`, the contract between app-api and the dashboards).
 
 Conventions every service follows:
 - "as of T" means every hour whose start is <= T is known (T is the last known hour); a forecast

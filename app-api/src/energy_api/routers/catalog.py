@@ -13,8 +13,8 @@ from energy_api.cached_response import cached_json
 from energy_api.dependencies import Services, ServicesDep, StoreDep
 from energy_api.errors import ERROR_RESPONSES
 from energy_api.routers import API_PREFIX
-from energy_api.schemas import AreaOverview, CodeLabel, SeriesOverview
 from energy_api.serialization import model_json
+from energy_core.api_models import AreaOverview, CodeLabel, SeriesOverview
 from energy_core.feature_store import FeatureStore
 from energy_core.schemas import ENERGY_CONSUMPTION, PREDICTIONS, consumer_type_label
 

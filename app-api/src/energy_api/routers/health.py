@@ -8,8 +8,8 @@ from fastapi.responses import PlainTextResponse, Response
 from energy_api import cached_reads, registry_queries
 from energy_api.dependencies import ServicesDep
 from energy_api.routers import API_PREFIX
-from energy_api.schemas import Health, Readiness
 from energy_api.serialization import json_response, model_json
+from energy_core.api_models import Health, Readiness
 from energy_core.feature_store import FeatureStoreError
 from energy_core.registry import RegistryError
 from energy_core.schemas import ENERGY_CONSUMPTION

@@ -12,8 +12,8 @@ from energy_api import approval, registry_queries
 from energy_api.dependencies import RegistryDep, ServicesDep
 from energy_api.errors import ERROR_RESPONSES
 from energy_api.routers import API_PREFIX
-from energy_api.schemas import ApprovalResult, ErrorDetail, ModelVersion
 from energy_api.serialization import json_response, list_json
+from energy_core.api_models import ApprovalResult, ErrorDetail, ModelVersion
 
 router = APIRouter(prefix=f"{API_PREFIX}/models", tags=["models"])
 

@@ -17,7 +17,9 @@ from energy_api.dependencies import Services, ServicesDep, StoreDep
 from energy_api.errors import ERROR_RESPONSES
 from energy_api.queries import STATUS_SEVERITY
 from energy_api.routers import API_PREFIX
-from energy_api.schemas import (
+from energy_api.serialization import json_response, list_json, model_json, records
+from energy_api.time_window import TimeWindow, resolve_window
+from energy_core.api_models import (
     AlertCheck,
     AlertStatus,
     HorizonError,
@@ -26,8 +28,6 @@ from energy_api.schemas import (
     SeriesErrorPoint,
     SeriesRank,
 )
-from energy_api.serialization import json_response, list_json, model_json, records
-from energy_api.time_window import TimeWindow, resolve_window
 from energy_core.feature_store import FeatureStore
 from energy_core.registry import RegistryError
 from energy_core.schemas import ALERTS, MONITORING, MONITORING_HORIZON, MONITORING_HOURLY, consumer_type_label

@@ -1,8 +1,15 @@
-"""Response models: the wire format of docs/api-contract.md, one pydantic model per body.
+"""The app-api response models: the wire format of docs/api-contract.md, one pydantic model per body.
+
+Why in core: this is the contract between app-api (which serialises these models) and the two
+dashboards, app-frontend and app-monitoring (which parse app-api's JSON into them). Services never
+import each other, so the one schema all three share lives in the shared package instead of being
+copied three times; docs/api-contract.md is the prose, this module is its typed form. A change
+here is a change of the JSON contract, so it must stay backward compatible or bump the version.
+Only pydantic and the standard library are imported, so a dashboard pulls in no web framework.
 
 Why every metric is `float | None`: an hour with no actuals has no error, and pandas' NaN is not
 JSON; the API says `null` and the schema says so too, so clients never meet a surprise type.
-Datetimes are timezone-aware UTC and serialise as ISO-8601 with `Z`.
+Datetimes are timezone-aware UTC and serialise as ISO-8601 with `Z` (pydantic's default for UTC).
 """
 
 from __future__ import annotations
