@@ -57,7 +57,8 @@ def main() -> None:
             store.insert(ENERGY_CONSUMPTION, one_million)
             insert_s.append(time.perf_counter() - t)
     med = statistics.median(insert_s)
-    print(f"insert 1M rows: median {med:.3f} s -> {1_000_000 / med:,.0f} rows/s (runs: {[round(x, 3) for x in insert_s]})")
+    runs = [round(x, 3) for x in insert_s]
+    print(f"insert 1M rows: median {med:.3f} s -> {1_000_000 / med:,.0f} rows/s (runs: {runs})")
 
     two_million = synthetic(2_000_000, seed=1)
     with tempfile.TemporaryDirectory() as tmp:
