@@ -2,7 +2,8 @@
 
 Why a fake and not app-api itself: the page depends on docs/api-contract.md, not on app-api's code
 (which this package may not import), and the fake lets each test choose the API's state — full,
-empty store, or down — in milliseconds. The one test against the real app-api is test_browser.py.
+empty store, or down — in milliseconds. The test against the real app-api is the root
+tests/test_dashboards_in_browser.py.
 """
 
 from __future__ import annotations

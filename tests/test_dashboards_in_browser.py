@@ -1,9 +1,11 @@
-"""The forecast page in a real browser, against the real app-api over a store filled from the snapshot.
+"""Both dashboards in a real browser, against the real app-api over a store filled from the snapshot.
 
-Nothing is mocked: `app-api` and `app-frontend` run as their console scripts, headless Chromium
-(Debian's `chromium` package) loads the page, and the test waits in the DOM for Plotly to draw the
-observed and forecast lines and the heatmap. Screenshots go to docs/screenshots/ when
-ENERGY_SAVE_SCREENSHOTS=1 (to refresh the README), else to a temporary directory.
+A system test (it spans app-api, app-frontend and app-monitoring), so it lives at the repository
+root. Nothing is mocked: the three services run as their console scripts over the `snapshot_home`
+store (conftest.py), headless Chromium (Debian's `chromium` package, never a downloaded browser)
+loads each page, and the test waits in the DOM for Plotly to draw its charts with data.
+Screenshots go to docs/screenshots/ when ENERGY_SAVE_SCREENSHOTS=1 (to refresh the README), else to
+a temporary directory.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 BIN = Path(sys.executable).parent
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -91,14 +93,25 @@ def live_api(live_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
         yield url
 
 
-@pytest.fixture(scope="module")
-def live_page(live_env: dict[str, str], live_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def dashboard(script: str, live_env: dict[str, str], live_api: str, logs: Path) -> Iterator[str]:
+    """Serve one Streamlit dashboard (its console script) against the live API; yield its URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("logs") / "app-frontend.log"
     env = dict(live_env, ENERGY_API_URL=live_api, ENERGY_DASHBOARD_TIMEOUT_S="30")
-    command = [str(BIN / "app-frontend"), "--port", str(port)]
-    with serve(command, env, f"{url}/_stcore/health", log):
+    with serve([str(BIN / script), "--port", str(port)], env, f"{url}/_stcore/health", logs / f"{script}.log"):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def frontend_page(live_env: dict[str, str], live_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with dashboard("app-frontend", live_env, live_api, tmp_path_factory.mktemp("logs")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def monitoring_page(live_env: dict[str, str], live_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with dashboard("app-monitoring", live_env, live_api, tmp_path_factory.mktemp("logs")) as url:
         yield url
 
 
@@ -117,14 +130,14 @@ def screenshot_path(name: str, tmp_path: Path) -> Path:
     return tmp_path / name
 
 
-def test_forecast_page_draws_history_forecast_and_heatmap(live_page: str, tmp_path: Path) -> None:
+def test_forecast_page_draws_history_forecast_and_heatmap(frontend_page: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1300})
-            page.goto(live_page, wait_until="domcontentloaded")
+            page.goto(frontend_page, wait_until="domcontentloaded")
             page.wait_for_selector(".js-plotly-plot .scatterlayer .trace", timeout=90_000)
             page.wait_for_selector(".js-plotly-plot .heatmaplayer", timeout=30_000)
             page.wait_for_timeout(1500)  # let Plotly finish its transitions before the screenshot
@@ -137,5 +150,29 @@ def test_forecast_page_draws_history_forecast_and_heatmap(live_page: str, tmp_pa
             assert page.get_by_text("Download the data shown (CSV)").count() == 1
             fit_viewport_to_page(page)
             page.screenshot(path=str(screenshot_path("frontend.png", tmp_path)), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_monitoring_page_draws_every_chart_with_data(monitoring_page: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            page.goto(monitoring_page, wait_until="domcontentloaded")
+            page.wait_for_selector(".js-plotly-plot .scatterlayer .trace", timeout=90_000)
+            page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 4", timeout=60_000)
+            page.wait_for_selector(".js-plotly-plot .barlayer .trace", timeout=30_000)
+            page.wait_for_timeout(1500)  # let Plotly finish its transitions before the screenshot
+            lines = page.locator(".js-plotly-plot .scatterlayer .trace path.js-line")
+            paths = lines.evaluate_all("els => els.map(e => e.getAttribute('d') || '')")
+            drawn = [d for d in paths if d.count("L") >= 1]  # at least one segment: two or more data points
+            assert len(drawn) >= 3, "expected WAPE, MAPE and the actual/forecast lines to be drawn with data"
+            assert page.locator("[data-testid='stAlertContentError']").count() == 0
+            assert page.get_by_text("Alerts and drift").count() == 1
+            fit_viewport_to_page(page)
+            page.screenshot(path=str(screenshot_path("monitoring.png", tmp_path)), full_page=True)
         finally:
             browser.close()
