@@ -48,11 +48,11 @@ def main() -> None:
         from energy_core.feature_store import open_feature_store
         from energy_core.schemas import ENERGY_FORECASTING_VIEW
         from energy_core.settings import BacktestSettings
-        from energy_training.backtest import fit_for_backtest, score_predictor  # noqa: TID251 - the benchmark measures this service
-        from energy_training.config import load_profile  # noqa: TID251 - the benchmark measures this service
-        from energy_training.forecaster_model import forecast  # noqa: TID251 - the benchmark measures this service
-        from energy_training.metrics import score  # noqa: TID251 - the benchmark measures this service
-        from energy_training.protocol import backtest_protocol  # noqa: TID251 - the benchmark measures this service
+        from energy_training.backtest import fit_for_backtest, score_predictor
+        from energy_training.config import load_profile
+        from energy_training.forecaster_model import forecast
+        from energy_training.metrics import score
+        from energy_training.protocol import backtest_protocol
 
         store = open_feature_store()
         meta = store.create_training_dataset(ENERGY_FORECASTING_VIEW)
