@@ -75,6 +75,13 @@ class FakeFeatureGroup:
         self.commits.append((len(self.commits) + 1, merged))
         return None, None
 
+    def remove_rows(self, delete_df: pd.DataFrame, write_options: Any = None, storage: str | None = None) -> None:
+        """Drops the rows whose primary key (here: key + event time) is in `delete_df`, as one commit."""
+        current = self.state()
+        keys = current[self.primary_key].merge(delete_df[self.primary_key], how="left", indicator=True)
+        kept = current[(keys["_merge"] == "left_only").to_numpy()].reset_index(drop=True)
+        self.commits.append((len(self.commits) + 1, kept))
+
     def commit_details(self, wallclock_time: Any = None, limit: int | None = None) -> dict[str, dict[str, Any]]:
         details = {str(t): {"committedOn": t} for t, _ in self.commits}
         return dict(list(details.items())[-limit:]) if limit else details

@@ -123,6 +123,46 @@ def test_changed_values_are_upserted_not_duplicated(store: FeatureStore) -> None
     assert hit["energy_consumption_kwh"].tolist() == [999.0]
 
 
+def test_revised_rows_stay_readable_by_filtered_reads(store: FeatureStore) -> None:
+    """Issue 11 point 1: a revision used to leave string_view files that broke every filtered read."""
+    store.insert(ENERGY_CONSUMPTION, consumption(3, types=("111",)))  # 6 rows, DK1 and DK2
+    revised = consumption(3, types=("111",))
+    revised.loc[[0, 3], "energy_consumption_kwh"] = [5.0, 7.0]
+    assert store.insert(ENERGY_CONSUMPTION, revised).rows_updated == 2
+    expected = revised.sort_values(list(ENERGY_CONSUMPTION.key)).reset_index(drop=True)
+    for area in ("DK1", "DK2"):
+        got = store.read(ENERGY_CONSUMPTION, filters={"area": area})
+        want = expected[expected["area"] == area].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want)
+    pd.testing.assert_frame_equal(store.read(ENERGY_CONSUMPTION, filters={"consumer_type": ["111"]}), expected)
+
+
+def test_delete_removes_only_the_matching_rows_of_the_window_and_twice_is_a_no_op(store: FeatureStore) -> None:
+    store.insert(ENERGY_CONSUMPTION, consumption(6))
+    start, end = T0 + timedelta(hours=2), T0 + timedelta(hours=4)
+    first = store.delete(ENERGY_CONSUMPTION, start, end, filters={"area": "DK2"})
+    assert first.rows_deleted == 2 * 2
+    again = store.delete(ENERGY_CONSUMPTION, start, end, filters={"area": "DK2"})
+    assert again.rows_deleted == 0 and again.table_version == first.table_version
+    full = consumption(6)
+    doomed = (full.datetime_utc >= start) & (full.datetime_utc < end) & (full.area == "DK2")
+    expected = full[~doomed].sort_values(list(ENERGY_CONSUMPTION.key)).reset_index(drop=True)
+    pd.testing.assert_frame_equal(store.read(ENERGY_CONSUMPTION), expected)
+    pd.testing.assert_frame_equal(
+        store.read(ENERGY_CONSUMPTION, filters={"area": "DK2"}),
+        expected[expected.area == "DK2"].reset_index(drop=True),
+    )
+
+
+def test_delete_on_an_unknown_column_or_group_is_refused(store: FeatureStore) -> None:
+    with pytest.raises(FeatureGroupNotFound):
+        store.delete(ENERGY_CONSUMPTION, T0, T0 + timedelta(hours=1))
+    store.insert(ENERGY_CONSUMPTION, consumption(2))
+    with pytest.raises(ValueError, match="unknown column 'region'"):
+        store.delete(ENERGY_CONSUMPTION, filters={"region": "x"})
+    assert len(store.read(ENERGY_CONSUMPTION)) == 2 * 4
+
+
 def test_batch_with_one_invalid_row_names_rule_and_row_and_changes_nothing(store: FeatureStore) -> None:
     store.insert(ENERGY_CONSUMPTION, consumption(3))
     version = store.table_version(ENERGY_CONSUMPTION)
@@ -143,15 +183,15 @@ def test_batch_with_one_invalid_row_names_rule_and_row_and_changes_nothing(store
 @pytest.mark.parametrize(
     ("mutate", "rule"),
     [
-        (lambda f: f.assign(area=f["area"].where(f.index != 2, "DK3")), "known_area"),
-        (lambda f: f.assign(consumer_type=f["consumer_type"].where(f.index != 2, "000")), "known_consumer_type"),
+        (lambda f: f.assign(area=f["area"].where(f.index != 2, "DK 3")), "area_key_pattern"),
+        (lambda f: f.assign(consumer_type=f["consumer_type"].where(f.index != 2, "a/b")), "consumer_type_key_pattern"),
         (lambda f: f.assign(energy_consumption_kwh=f["energy_consumption_kwh"].where(f.index != 2)), "not_nullable"),
         (lambda f: pd.concat([f, f.iloc[[2]]]), "multiple_fields_uniqueness"),
         (lambda f: f.assign(energy_consumption_kwh=f["energy_consumption_kwh"].astype(str)), "dtype('float64')"),
         (lambda f: f.assign(datetime_utc=f["datetime_utc"].dt.tz_localize(None)), "dtype('datetime64[us, UTC]')"),
         (lambda f: f.drop(columns=["area"]), "column_in_dataframe"),
     ],
-    ids=["unknown_area", "unknown_consumer_type", "nan", "duplicate_key", "wrong_dtype", "naive_time", "missing"],
+    ids=["malformed_area", "malformed_consumer_type", "nan", "duplicate_key", "wrong_dtype", "naive_time", "missing"],
 )
 def test_each_rule_rejects_the_whole_batch(store: FeatureStore, mutate, rule: str) -> None:
     with pytest.raises(FeatureValidationError) as err:

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from energy_features.continuity import continuity_report
-from energy_features.transform.consumption import consumption_from_de35
-from energy_features.windows import Window
+import json
+from pathlib import Path
 
-from .support import de35_records, utc
+import pytest
+
+from energy_core.feature_store.embedded import EmbeddedFeatureStore
+from energy_core.schemas import CALENDAR, ENERGY_CONSUMPTION, SERIES, WEATHER
+from energy_features import pipeline
+from energy_features.cli import main
+from energy_features.continuity import EmptySourceWindow, continuity_report
+from energy_features.transform.consumption import consumption_from_de35
+from energy_features.watermarks import read_watermarks
+from energy_features.windows import Window, WindowPolicy
+
+from .conftest import ContextFactory
+from .support import FrameSource, de35_records, utc
 
 
 def test_a_complete_batch_is_continuous() -> None:
-    frame = consumption_from_de35(de35_records("2023-01-01T00:00", 5))
+    frame = consumption_from_de35(de35_records("2023-01-01T00:00", 5)).leaves
     report = continuity_report(frame, Window(utc("2023-01-01T00:00"), utc("2023-01-01T05:00")))
     assert report.continuous and report.series == 4 and report.hours_with_data == 5
 
@@ -22,7 +33,7 @@ def test_a_missing_hour_of_one_series_is_reported_by_series_and_hour() -> None:
         & (records["PriceArea"] == "DK2")
         & (records["ConsumerType_DE35"] == "112")
     )
-    frame = consumption_from_de35(records[~hole])
+    frame = consumption_from_de35(records[~hole]).leaves
     report = continuity_report(frame, Window(utc("2023-01-01T00:00"), utc("2023-01-01T05:00")))
     assert not report.continuous
     assert [(g.area, g.consumer_type, g.missing_hours) for g in report.gaps] == [
@@ -32,7 +43,7 @@ def test_a_missing_hour_of_one_series_is_reported_by_series_and_hour() -> None:
 
 
 def test_hours_not_yet_published_at_the_window_edge_are_counted_separately() -> None:
-    frame = consumption_from_de35(de35_records("2023-01-01T02:00", 2))
+    frame = consumption_from_de35(de35_records("2023-01-01T02:00", 2)).leaves
     report = continuity_report(frame, Window(utc("2023-01-01T00:00"), utc("2023-01-01T06:00")))
     assert report.continuous
     assert (report.leading_missing_hours, report.trailing_missing_hours) == (2, 2)
@@ -40,5 +51,41 @@ def test_hours_not_yet_published_at_the_window_edge_are_counted_separately() -> 
 
 def test_the_dst_days_are_continuous_in_utc() -> None:
     for start in ("2022-10-29T22:00", "2023-03-25T23:00"):
-        frame = consumption_from_de35(de35_records(start, 25))
+        frame = consumption_from_de35(de35_records(start, 25)).leaves
         assert continuity_report(frame, Window(utc(start), utc(start).replace(day=utc(start).day + 1))).continuous
+
+
+def test_an_empty_window_is_not_continuous() -> None:
+    report = continuity_report(
+        ENERGY_CONSUMPTION.empty_frame(), Window(utc("2023-01-01T00:00"), utc("2023-01-03T00:00"))
+    )
+    assert report.empty and not report.continuous
+    assert report.to_dict()["continuous"] is False and report.leading_missing_hours == 48
+
+
+def test_a_run_over_an_empty_source_window_fails_writes_nothing_and_reports_it(
+    make_context: ContextFactory, home: Path, store: EmbeddedFeatureStore
+) -> None:
+    """Used to exit 0 with "continuous": true and 48 hours missing."""
+    records = de35_records("2023-01-01T00:00", 2)  # nothing in the window asked for below
+    policy = WindowPolicy(initial_history_hours=48)
+    with pytest.raises(EmptySourceWindow, match=r"no consumption for \[2023-02-01T00:00:00Z"):
+        pipeline.run(utc("2023-02-02T23:00"), make_context(FrameSource(records), policy))
+    assert not any(store.exists(g) for g in (ENERGY_CONSUMPTION, SERIES, WEATHER, CALENDAR))
+    assert read_watermarks(home / "state") == {}
+    state = json.loads((home / "state" / "continuity_energy_consumption.json").read_text())
+    assert (state["continuous"], state["empty"], state["leading_missing_hours"]) == (False, True, 48)
+
+
+def test_the_cli_exits_1_on_an_empty_source_window(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    snapshot = tmp_path / "snapshot"
+    snapshot.mkdir()
+    records = de35_records("2023-01-01T00:00", 2).to_dict(orient="records")
+    (snapshot / "consumption_de35_hour_tiny.json").write_text(json.dumps({"records": records}), encoding="utf-8")
+    monkeypatch.setenv("ENERGY_SOURCE", "snapshot")
+    monkeypatch.setenv("ENERGY_SNAPSHOT_DIR", str(snapshot))
+    monkeypatch.delenv("ENERGY_FEATURE_STORE", raising=False)
+    assert main(["run", "--as-of", "2023-03-01T00:00Z"]) == 1
+    assert "delivered no consumption" in caplog.text

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from energy_core.feature_store.embedded import EmbeddedFeatureStore
-from energy_core.schemas import CALENDAR, ENERGY_CONSUMPTION, WEATHER
+from energy_core.schemas import CALENDAR, ENERGY_CONSUMPTION, ENERGY_CONSUMPTION_TOTALS, WEATHER
 from energy_features.cli import main
 
 from .support import utc
@@ -35,6 +35,14 @@ def test_backfilling_the_whole_snapshot_twice_gives_62548_rows_and_changes_nothi
     assert main(["backfill", "--start", FIRST, "--end", END, "--no-progress"]) == 0
     stats = store.statistics(ENERGY_CONSUMPTION)
     assert (stats.row_count, stats.key_count) == (62_548, 76)
+    leaves, totals = store.read(ENERGY_CONSUMPTION), store.read(ENERGY_CONSUMPTION_TOTALS)
+    assert len(totals) == 823 * 3  # DK1, DK2 and DK totals for every hour of the snapshot
+    by_area = leaves.groupby(["area", "datetime_utc"])["energy_consumption_kwh"].sum()
+    by_hour = leaves.groupby("datetime_utc")["energy_consumption_kwh"].sum()
+    pairs = zip(totals["area"], totals["datetime_utc"], strict=True)
+    expected = [by_hour[t] if a == "DK" else by_area[(a, t)] for a, t in pairs]
+    assert totals["energy_consumption_kwh"].to_numpy() == pytest.approx(expected, rel=1e-6)
+    assert set(totals.loc[totals["area"] == "DK", "leaf_count"]) == {76}
     versions = {g.name: store.table_version(g) for g in (ENERGY_CONSUMPTION, WEATHER, CALENDAR)}
 
     assert main(["backfill", "--start", FIRST, "--end", END, "--no-progress"]) == 0
@@ -87,7 +95,8 @@ def test_stats_prints_rows_keys_and_event_time_range_per_group(
     capsys.readouterr()
     assert main(["stats", "--json"]) == 0
     rows = {row["group"]: row for row in json.loads(capsys.readouterr().out)}
-    assert set(rows) == {"energy_consumption", "weather", "calendar"}
+    assert set(rows) == {"energy_consumption", "energy_consumption_totals", "series", "weather", "calendar"}
+    assert rows["series"]["row_count"] == 76 + 3  # 2 x 38 DE35 leaves, DK1 and DK2 totals, the DK total
     consumption = rows["energy_consumption"]
     assert (consumption["row_count"], consumption["key_count"]) == (24 * 76, 76)
     assert (consumption["event_time_min"], consumption["event_time_max"]) == (

@@ -7,10 +7,7 @@ import pytest
 
 from energy_core.schemas import ENERGY_CONSUMPTION, WEATHER
 from energy_features.transform.columns import MissingColumnError
-from energy_features.transform.consumption import (
-    consumption_from_consumer_category,
-    consumption_from_de35,
-)
+from energy_features.transform.consumption import consumption_from_de35
 from energy_features.transform.weather import weather_from_daily, weather_from_hourly
 
 from .support import de35_records, utc
@@ -19,7 +16,7 @@ STATIONS = {"DK1": "06060", "DK2": "06180"}
 
 
 def test_de35_records_become_canonical_columns_with_declared_dtypes() -> None:
-    frame = consumption_from_de35(de35_records("2023-01-01T00:00", 2))
+    frame = consumption_from_de35(de35_records("2023-01-01T00:00", 2)).leaves
     assert list(frame.columns) == list(ENERGY_CONSUMPTION.columns)
     assert frame.dtypes.astype(str).to_dict() == {
         "datetime_utc": "datetime64[us, UTC]",
@@ -34,7 +31,7 @@ def test_de35_records_become_canonical_columns_with_declared_dtypes() -> None:
 def test_exact_duplicate_records_are_dropped_but_conflicting_ones_are_kept_for_validation() -> None:
     records = de35_records("2023-01-01T00:00", 1)
     conflicting = records.iloc[[0]].assign(TotalCon=5)
-    frame = consumption_from_de35(pd.concat([records, records, conflicting]))
+    frame = consumption_from_de35(pd.concat([records, records, conflicting])).leaves
     assert len(frame) == len(records) + 1
     assert frame.duplicated(list(ENERGY_CONSUMPTION.key)).sum() == 1
 
@@ -42,7 +39,7 @@ def test_exact_duplicate_records_are_dropped_but_conflicting_ones_are_kept_for_v
 def test_hour_utc_is_the_truth_even_when_hour_dk_repeats_in_october() -> None:
     records = de35_records("2022-10-30T00:00", 2, areas=("DK1",), types=("111",))
     assert records["HourDK"].tolist() == ["2022-10-30T02:00:00", "2022-10-30T02:00:00"]
-    frame = consumption_from_de35(records)
+    frame = consumption_from_de35(records).leaves
     assert frame["datetime_utc"].is_unique
 
 
@@ -54,22 +51,7 @@ def test_missing_source_column_is_named_in_the_error() -> None:
 def test_a_missing_value_stays_missing() -> None:
     records = de35_records("2023-01-01T00:00", 1).astype({"TotalCon": "float64"})
     records.loc[0, "TotalCon"] = float("nan")
-    assert consumption_from_de35(records)["energy_consumption_kwh"].isna().sum() == 1
-
-
-def test_consumer_category_regions_are_summed_into_price_areas() -> None:
-    base = {"TimeUTC": "2024-01-01T00:00:00", "TimeDK": "2024-01-01T01:00:00", "ConsumerCategory2": "x"}
-    records = pd.DataFrame(
-        [
-            {**base, "RegionName": "Hovedstaden", "ConsumerCategory3": "Erhverv", "ConsumptionkWh": 10.0},
-            {**base, "RegionName": "Sjælland", "ConsumerCategory3": "Erhverv", "ConsumptionkWh": 10.0},
-            {**base, "RegionName": "Syddanmark", "ConsumerCategory3": "Erhverv", "ConsumptionkWh": 7.0},
-        ]
-    )
-    frame = consumption_from_consumer_category(records).set_index("area")
-    assert frame.loc["DK2", "energy_consumption_kwh"] == 20.0
-    assert frame.loc["DK1", "energy_consumption_kwh"] == 7.0
-    assert set(frame["consumer_type"]) == {"cc:Erhverv"}
+    assert consumption_from_de35(records).leaves["energy_consumption_kwh"].isna().sum() == 1
 
 
 def test_daily_weather_event_time_is_the_end_of_the_local_day_with_dst_aware_length() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from energy_core.feature_store import FeatureValidationError
 from energy_core.feature_store.embedded import EmbeddedFeatureStore
-from energy_core.schemas import CALENDAR, ENERGY_CONSUMPTION, WEATHER
+from energy_core.schemas import CALENDAR, ENERGY_CONSUMPTION, ENERGY_CONSUMPTION_TOTALS, SERIES, WEATHER
 from energy_features import pipeline
 from energy_features.watermarks import read_watermarks
 
@@ -25,7 +26,7 @@ def _reject(
 ) -> FeatureValidationError:
     with pytest.raises(FeatureValidationError) as caught:
         pipeline.run(AS_OF, make_context(FrameSource(records)))
-    for group in (ENERGY_CONSUMPTION, WEATHER, CALENDAR):
+    for group in (ENERGY_CONSUMPTION, ENERGY_CONSUMPTION_TOTALS, SERIES, WEATHER, CALENDAR):
         assert not store.exists(group), f"{group.name} was written despite the rejected batch"
     assert read_watermarks(home / "state") == {}
     folders = list((home / "quarantine" / "energy_consumption").iterdir())
@@ -61,19 +62,66 @@ def test_duplicate_keys_with_different_values_are_rejected(make_context: Context
     assert len(_row_of(error, "uniqueness")) == 2
 
 
-def test_unknown_area_is_rejected(make_context: ContextFactory, home: Path, store: EmbeddedFeatureStore) -> None:
+def test_an_area_without_a_known_country_is_rejected(
+    make_context: ContextFactory, home: Path, store: EmbeddedFeatureStore
+) -> None:
+    """Geography is not learned: a DE35 record from a price area other than DK1/DK2 has no parent."""
     records = _records()
     records.loc[2, "PriceArea"] = "DK3"
     error = _reject(records, make_context, home, store)
-    assert "known_area" in str(error) and "DK3" in str(error)
+    assert "known_parent" in str(error) and "DK3" in str(error)
 
 
-def test_unknown_consumer_type_is_rejected(
+def test_a_key_that_breaks_the_pattern_is_rejected(
     make_context: ContextFactory, home: Path, store: EmbeddedFeatureStore
 ) -> None:
     records = _records()
-    records.loc[2, "ConsumerType_DE35"] = "123456"
-    assert "known_consumer_type" in str(_reject(records, make_context, home, store))
+    records.loc[2, "ConsumerType_DE35"] = "1|11"
+    error = _reject(records, make_context, home, store)
+    assert "consumer_type_key_pattern" in str(error) and "1|11" in str(error)
+
+
+def test_a_code_never_seen_before_is_admitted_with_a_warning_and_a_catalogue_entry(
+    make_context: ContextFactory, store: EmbeddedFeatureStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline.run(AS_OF, make_context(FrameSource(_records())))
+    records = de35_records("2023-01-01T00:00", 6, types=("111", "112", "123456"))
+    with caplog.at_level(logging.WARNING):
+        result = pipeline.run(AS_OF, make_context(FrameSource(records)))
+    assert result.new_series == ["DK1|123456", "DK2|123456"]
+    assert "never seen before" in caplog.text and "DK1|123456" in caplog.text
+    catalogue = store.read(SERIES).set_index(["area", "consumer_type"])
+    assert catalogue.loc[("DK1", "123456"), "parent_id"] == "DK1|total"
+    assert catalogue.loc[("DK1", "123456"), "label"] == "Consumer type 123456"
+    assert len(store.read(ENERGY_CONSUMPTION, filters={"consumer_type": "123456"})) == 2 * 6
+
+
+def test_a_value_far_above_the_series_own_history_is_rejected_as_implausible(
+    make_context: ContextFactory, home: Path, store: EmbeddedFeatureStore
+) -> None:
+    """With 60 stored hours, a value above 10x the series' 28-day max is rejected by name."""
+    history = de35_records("2023-01-01T00:00", 61)
+    first_as_of = utc("2023-01-03T11:00")  # hours 0..59 stored
+    pipeline.run(first_as_of, make_context(FrameSource(history)))
+    version = store.table_version(ENERGY_CONSUMPTION)
+    spiked = history.copy()
+    last = spiked["HourUTC"] == "2023-01-03T12:00:00"
+    spiked.loc[last & (spiked["PriceArea"] == "DK1") & (spiked["ConsumerType_DE35"] == "111"), "TotalCon"] = 10**7
+    with pytest.raises(FeatureValidationError) as caught:
+        pipeline.run(first_as_of + timedelta(hours=1), make_context(FrameSource(spiked)))
+    failures = caught.value.failures
+    assert set(failures["rule"]) == {"implausible_jump"}
+    assert failures["value"].tolist() == ["10000000.0"]
+    assert store.table_version(ENERGY_CONSUMPTION) == version  # nothing written
+
+
+def test_a_young_series_is_not_judged_for_jumps(make_context: ContextFactory, store: EmbeddedFeatureStore) -> None:
+    """Fewer than 48 stored hours: no own history to call a value implausible against."""
+    records = de35_records("2023-01-01T00:00", 11)
+    pipeline.run(utc("2023-01-01T09:00"), make_context(FrameSource(records)))
+    records.loc[records["HourUTC"] == "2023-01-01T10:00:00", "TotalCon"] = 10**7
+    result = pipeline.run(utc("2023-01-01T10:00"), make_context(FrameSource(records)))
+    assert result.rows_inserted(ENERGY_CONSUMPTION) == 4
 
 
 def test_missing_consumption_is_rejected_not_filled(make_context: ContextFactory, home: Path,

@@ -25,8 +25,13 @@ import pandera.pandas as pa
 
 UTC_DTYPE = pd.DatetimeTZDtype(unit="us", tz="UTC")
 
+# Danish price areas and the ConsumptionDE35Hour consumer-type codes. They are *reference data*
+# (labels, the DE35 snapshot's known vocabulary, benchmarks), not validation rules: the set of
+# series is learned from the data into the `series` catalogue (see `energy_core.series`), so a
+# series never seen before is admitted, not rejected.
 AREAS: tuple[str, ...] = ("DK1", "DK2")
 AREA_LABELS: dict[str, str] = {
+    "DK": "Denmark",
     "DK1": "West Denmark (Jutland and Funen)",
     "DK2": "East Denmark (Zealand, Lolland-Falster, Bornholm)",
 }
@@ -39,12 +44,22 @@ CONSUMER_TYPES: tuple[str, ...] = (
 )  # fmt: skip
 
 # Human-readable labels for the DE35 codes. Only codes whose meaning is documented are listed;
-# consumers fall back to the code itself (see `consumer_type_label`).
+# no verified DE35 label table was available, so every code falls back to "Consumer type <code>"
+# (see `consumer_type_label`). Catalogue labels (`series` group) take precedence where present.
 CONSUMER_TYPE_LABELS: dict[str, str] = {}
+
+# A series key: `area` is a top-level node under a country (a price area such as DK1, a user's
+# own area) or the country itself for its total; `consumer_type` the leaf within it, or TOTAL.
+# The patterns keep keys safe in URLs, file names and model ids (no '|', '/', spaces).
+AREA_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,31}$"
+CONSUMER_TYPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+TOTAL = "total"
 
 
 def consumer_type_label(code: str) -> str:
-    """The documented label for a consumer-type code, or the code itself when none is known."""
+    """The documented label for a consumer-type code, or a readable fallback when none is known."""
+    if code == TOTAL:
+        return "All consumers"
     return CONSUMER_TYPE_LABELS.get(code, f"Consumer type {code}")
 
 
@@ -61,8 +76,18 @@ def _float(nullable: bool = True, *checks: pa.Check) -> pa.Column:
     return pa.Column("float64", checks=list(checks), nullable=nullable)
 
 
-_AREA = pa.Column("string", _rule("known_area", pa.Check.isin, AREAS))
-_CONSUMER_TYPE = pa.Column("string", _rule("known_consumer_type", pa.Check.isin, CONSUMER_TYPES))
+_AREA = pa.Column("string", _rule("area_key_pattern", pa.Check.str_matches, AREA_PATTERN))
+_CONSUMER_TYPE = pa.Column(
+    "string", _rule("consumer_type_key_pattern", pa.Check.str_matches, CONSUMER_TYPE_PATTERN)
+)
+# A leaf of `energy_consumption` may not claim the reserved key of a parent total.
+_LEAF_CONSUMER_TYPE = pa.Column(
+    "string",
+    [
+        _rule("consumer_type_key_pattern", pa.Check.str_matches, CONSUMER_TYPE_PATTERN),
+        _rule("reserved_total_key", pa.Check.notin, [TOTAL]),
+    ],
+)
 
 
 @dataclass(frozen=True)
@@ -108,9 +133,36 @@ ENERGY_CONSUMPTION = FeatureGroupSpec(
     primary_key=("area", "consumer_type"),
     event_time="datetime_utc",
     description=(
-        "Hourly electricity consumption per Danish price area and consumer type, from Energi Data "
-        "Service (source: Energinet, www.energidataservice.dk, CC BY 4.0). Event time is the start "
-        "of the consumption hour in UTC."
+        "Hourly electricity consumption of every leaf series (a price area's DE35 consumer type, a "
+        "region's consumer category, or a user's own series), from Energi Data Service (source: "
+        "Energinet, www.energidataservice.dk, CC BY 4.0) or the files source. Event time is the start "
+        "of the consumption hour in UTC. Parent totals live in energy_consumption_totals."
+    ),
+    columns={
+        "datetime_utc": _utc(),
+        "area": _AREA,
+        "consumer_type": _LEAF_CONSUMER_TYPE,
+        "energy_consumption_kwh": pa.Column(
+            "float64", _rule("non_negative_consumption", pa.Check.ge, 0), nullable=False
+        ),
+    },
+    column_descriptions={
+        "datetime_utc": "Start of the hour, UTC",
+        "area": "Price area or other top-level area (DK1 west, DK2 east; a user's own area)",
+        "consumer_type": "Leaf within the area: DE35 code, <region>.<category>, or a user's key",
+        "energy_consumption_kwh": "Total consumption in the hour, kWh",
+    },
+)
+
+ENERGY_CONSUMPTION_TOTALS = FeatureGroupSpec(
+    name="energy_consumption_totals",
+    version=1,
+    primary_key=("area", "consumer_type"),
+    event_time="datetime_utc",
+    description=(
+        "Bottom-up totals of energy_consumption for every parent series of the catalogue (each "
+        "area's 'total', the country's 'total'): the sum of the leaves' kWh, written only for hours "
+        "where every leaf the catalogue knows under that parent has a value."
     ),
     columns={
         "datetime_utc": _utc(),
@@ -119,12 +171,54 @@ ENERGY_CONSUMPTION = FeatureGroupSpec(
         "energy_consumption_kwh": pa.Column(
             "float64", _rule("non_negative_consumption", pa.Check.ge, 0), nullable=False
         ),
+        "leaf_count": pa.Column("int64", _rule("positive_leaf_count", pa.Check.ge, 1)),
     },
     column_descriptions={
         "datetime_utc": "Start of the hour, UTC",
-        "area": "Price area (DK1 west, DK2 east)",
-        "consumer_type": "ConsumerType_DE35 code",
-        "energy_consumption_kwh": "Total consumption in the hour, kWh",
+        "area": "The parent's area (DK1, DK2) or country (DK)",
+        "consumer_type": "'total'",
+        "energy_consumption_kwh": "Sum of the leaves' consumption in the hour, kWh",
+        "leaf_count": "How many leaf series were summed",
+    },
+)
+
+SERIES = FeatureGroupSpec(
+    name="series",
+    version=1,
+    primary_key=("area", "consumer_type"),
+    event_time="registered_at",
+    description=(
+        "The series catalogue, learned from the data: one row per series (leaf or parent total) with "
+        "its place in the hierarchy country -> area -> leaf, a human label, unit, source dataset and the "
+        "first/last hour seen. Event time is when the series entered the catalogue; it never changes."
+    ),
+    columns={
+        "registered_at": _utc(),
+        "area": _AREA,
+        "consumer_type": _CONSUMER_TYPE,
+        "level": pa.Column("string", _rule("known_level", pa.Check.isin, ["leaf", "area", "country"])),
+        "parent_id": pa.Column("string", nullable=True),
+        "label": pa.Column("string"),
+        "unit": pa.Column("string", _rule("known_unit", pa.Check.isin, ["kWh"])),
+        "source_dataset": pa.Column("string"),
+        "first_seen_utc": _utc(nullable=True),
+        "last_seen_utc": _utc(nullable=True),
+        "status": pa.Column("string", _rule("known_status", pa.Check.isin, ["active", "retired"])),
+        "attributes": pa.Column("string", nullable=True),
+    },
+    column_descriptions={
+        "registered_at": "When the series entered the catalogue, UTC",
+        "area": "Area key (or the country for a country total)",
+        "consumer_type": "Leaf key within the area, or 'total'",
+        "level": "leaf, area (an area's total) or country (a country's total)",
+        "parent_id": "Series id ('area|consumer_type') of the parent total, null for a root",
+        "label": "Human-readable name",
+        "unit": "Unit of the values (kWh)",
+        "source_dataset": "Where the series comes from (ConsumptionDE35Hour, files:<name>, ...)",
+        "first_seen_utc": "First hour with a value, UTC",
+        "last_seen_utc": "Last hour with a value, UTC",
+        "status": "active or retired",
+        "attributes": "JSON object of the source's own names for the series (e.g. RegionName)",
     },
 )
 
@@ -208,8 +302,9 @@ PREDICTIONS = FeatureGroupSpec(
     primary_key=("area", "consumer_type", "forecast_made_at"),
     event_time="datetime_utc",
     description=(
-        "24-hour-ahead forecasts written by batch prediction: one row per series, target hour and "
-        "forecast time. datetime_utc is the target hour; forecast_made_at the as-of time of the run."
+        "24-hour-ahead forecasts written by batch prediction: one row per series (leaves and their "
+        "bottom-up parent totals), target hour and forecast time. datetime_utc is the target hour; "
+        "forecast_made_at the as-of time of the run."
     ),
     columns={
         "datetime_utc": _utc(),
@@ -222,6 +317,9 @@ PREDICTIONS = FeatureGroupSpec(
         "prediction_q90_kwh": _float(True),
         "model_name": pa.Column("string"),
         "model_version": pa.Column("int64"),
+        # Added in release 2 (nullable, so release-1 stores migrate additively): what produced the
+        # row: the model's family, `seasonal_naive_24` (cold start) or `bottom_up` (parent totals).
+        "model_family": pa.Column("string", nullable=True),
     },
 )
 
@@ -312,6 +410,8 @@ ALERTS = FeatureGroupSpec(
 
 FEATURE_GROUPS: tuple[FeatureGroupSpec, ...] = (
     ENERGY_CONSUMPTION,
+    ENERGY_CONSUMPTION_TOTALS,
+    SERIES,
     WEATHER,
     CALENDAR,
     PREDICTIONS,

@@ -18,6 +18,11 @@ from energy_features.hours import iso_hour
 from energy_features.windows import Window
 
 
+class EmptySourceWindow(ValueError):
+    """The source delivered nothing for a window that has hours: a run fails loudly (exit 1)
+    instead of reporting success with every hour missing."""
+
+
 @dataclass(frozen=True)
 class SeriesGap:
     area: str
@@ -41,11 +46,22 @@ class ContinuityReport:
         return sum(len(g.missing_hours) for g in self.gaps)
 
     @property
+    def empty(self) -> bool:
+        """The window had hours but the source delivered none of them."""
+        return self.hours_with_data == 0 and self.leading_missing_hours > 0
+
+    @property
     def continuous(self) -> bool:
-        return not self.gaps
+        # An empty window is the largest possible gap, not a continuous batch.
+        return not self.gaps and not self.empty
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "missing_count": self.missing_count, "continuous": self.continuous}
+        return {
+            **asdict(self),
+            "missing_count": self.missing_count,
+            "continuous": self.continuous,
+            "empty": self.empty,
+        }
 
 
 def continuity_report(frame: pd.DataFrame, window: Window) -> ContinuityReport:

@@ -1,7 +1,9 @@
 """The feature pipeline, as the diagram draws it:
 
-    sources --extract--> raw records --transform--> canonical frames --validate--> (quarantine)
-            --load--> feature groups energy_consumption, weather, calendar --> watermarks
+    sources --extract--> raw records --transform--> leaf series + weather + calendar
+            --validate leaves--> (quarantine) --catalogue + totals--> --validate the rest-->
+            --load--> series, energy_consumption, energy_consumption_totals, weather, calendar
+            --> watermarks
 
 `run` ingests what is new as of an hour (plus a re-read of recent hours the source may revise);
 `backfill` ingests a historical range in chunks. Both go through `ingest`, which decides nothing
@@ -19,15 +21,24 @@ from pathlib import Path
 import pandas as pd
 
 from energy_core.feature_store import FeatureStore, InsertResult
-from energy_core.schemas import CALENDAR, ENERGY_CONSUMPTION, WEATHER, FeatureGroupSpec
-from energy_features.continuity import ContinuityReport, continuity_report
+from energy_core.schemas import (
+    CALENDAR,
+    ENERGY_CONSUMPTION,
+    ENERGY_CONSUMPTION_TOTALS,
+    SERIES,
+    WEATHER,
+    FeatureGroupSpec,
+)
+from energy_core.series import read_catalogue
+from energy_features.catalogue import plan_series
+from energy_features.continuity import ContinuityReport, EmptySourceWindow, continuity_report
 from energy_features.extract import Sources
-from energy_features.hours import iso_hour
+from energy_features.hours import HOUR, iso_hour
 from energy_features.load import load_batches
 from energy_features.transform.calendar import calendar_features
-from energy_features.transform.consumption import canonical_consumption
+from energy_features.transform.consumption import ConsumptionBatch, canonical_consumption
 from energy_features.transform.weather import weather_from_daily, weather_from_hourly
-from energy_features.validate import validate_or_quarantine
+from energy_features.validate import JUMP_LOOKBACK, series_failures, validate_or_quarantine
 from energy_features.watermarks import advance_watermarks, read_watermarks, write_json_atomically
 from energy_features.windows import (
     CALENDAR as CALENDAR_SOURCE,
@@ -74,6 +85,7 @@ class IngestResult:
     inserts: list[InsertResult]
     continuity: ContinuityReport
     watermarks: dict[str, datetime]
+    new_series: list[str]
 
     def rows_inserted(self, group: FeatureGroupSpec) -> int:
         return sum(r.rows_inserted for r in self.inserts if r.group == group.name)
@@ -102,11 +114,25 @@ def backfill(
 
 
 def ingest(plan: IngestPlan, ctx: PipelineContext) -> IngestResult:
-    """Extract, transform, validate and load one plan; all groups are validated before any write."""
+    """Extract, transform, validate and load one plan; every group is validated before any write.
+
+    Write order (catalogue, leaves, totals, weather, calendar, then watermarks) is chosen so that a
+    crash anywhere leaves a state the same run repairs: each insert is idempotent, and totals are
+    recomputed from the stored leaves of every hour the batch touches.
+    """
     context = f"as_of={iso_hour(plan.as_of)} consumption={plan.consumption}"
-    batches = transform(plan, extract(plan, ctx.sources), ctx.sources)
-    consumption = batches[0][1]
-    continuity = continuity_report(consumption, plan.consumption)
+    label = iso_hour(plan.as_of).replace(":", "")
+    dataset, consumption_records, weather_records = extract(plan, ctx.sources)
+    consumption, weather, calendar = transform(plan, (dataset, consumption_records, weather_records), ctx.sources)
+    continuity = continuity_report(consumption.leaves, plan.consumption)
+    if continuity.empty:
+        write_json_atomically(ctx.state_dir / "continuity_energy_consumption.json", continuity.to_dict())
+        raise EmptySourceWindow(
+            f"{dataset}: the source delivered no consumption for {plan.consumption} "
+            f"({plan.consumption.hours} hour(s)); nothing was written and no watermark moved. Check the "
+            "as-of time against what the source holds (ENERGY_SNAPSHOT_DIR, or ENERGY_PUBLICATION_LAG_HOURS "
+            "for a source that publishes late)."
+        )
     if not continuity.continuous:
         log.warning(
             "%s: %d missing hour(s) in %d series (reported, not filled); see state/continuity",
@@ -114,11 +140,37 @@ def ingest(plan: IngestPlan, ctx: PipelineContext) -> IngestResult:
             continuity.missing_count,
             len(continuity.gaps),
         )
-    validate_or_quarantine(batches, ctx.quarantine_dir, ctx.now(), label=iso_hour(plan.as_of).replace(":", ""))
-    inserts = load_batches(ctx.store, batches, context)
-    marks = advance_watermarks(ctx.state_dir, latest_complete_hours(batches, plan))
+    catalogue = read_catalogue(ctx.store)
+    history = stored_leaves_around(ctx.store, consumption.leaves)
+    validate_or_quarantine(
+        [(ENERGY_CONSUMPTION, consumption.leaves)], ctx.quarantine_dir, ctx.now(), label,
+        extra_failures={ENERGY_CONSUMPTION.name: series_failures(consumption, catalogue, history)},
+    )  # fmt: skip
+    series = plan_series(consumption, catalogue, history, ctx.now())
+    rest: Batches = [
+        (SERIES, series.catalogue_rows),
+        (ENERGY_CONSUMPTION_TOTALS, series.totals),
+        (WEATHER, weather),
+        (CALENDAR, calendar),
+    ]
+    validate_or_quarantine(rest, ctx.quarantine_dir, ctx.now(), label)
+    writes = [rest[0], (ENERGY_CONSUMPTION, consumption.leaves), *rest[1:]]
+    inserts = load_batches(ctx.store, writes, context)
+    marks = advance_watermarks(
+        ctx.state_dir, latest_complete_hours([(ENERGY_CONSUMPTION, consumption.leaves), *rest[2:]], plan)
+    )
     write_json_atomically(ctx.state_dir / "continuity_energy_consumption.json", continuity.to_dict())
-    return IngestResult(plan, inserts, continuity, marks)
+    return IngestResult(plan, inserts, continuity, marks, series.new_series)
+
+
+def stored_leaves_around(store: FeatureStore, leaves: pd.DataFrame) -> pd.DataFrame:
+    """Stored leaf rows from JUMP_LOOKBACK before the batch's first hour through its last hour:
+    the history the plausibility rule judges against, and the stored leaves totals are summed from."""
+    times = leaves["datetime_utc"].dropna() if "datetime_utc" in leaves else pd.Series(dtype="object")
+    if times.empty or not store.exists(ENERGY_CONSUMPTION):
+        return ENERGY_CONSUMPTION.empty_frame()
+    first, last = times.min().to_pydatetime(), times.max().to_pydatetime()
+    return store.read(ENERGY_CONSUMPTION, start=first - JUMP_LOOKBACK, end=last + HOUR)
 
 
 def extract(plan: IngestPlan, sources: Sources) -> tuple[str, pd.DataFrame, pd.DataFrame]:
@@ -128,13 +180,15 @@ def extract(plan: IngestPlan, sources: Sources) -> tuple[str, pd.DataFrame, pd.D
     return sources.consumption.dataset.name, consumption, weather
 
 
-def transform(plan: IngestPlan, raw: tuple[str, pd.DataFrame, pd.DataFrame], sources: Sources) -> Batches:
+def transform(
+    plan: IngestPlan, raw: tuple[str, pd.DataFrame, pd.DataFrame], sources: Sources
+) -> tuple[ConsumptionBatch, pd.DataFrame, pd.DataFrame]:
+    """Leaf consumption (with its catalogue facts), weather and calendar in canonical columns."""
     dataset, consumption_records, weather_records = raw
     consumption = canonical_consumption(dataset, consumption_records)
     to_weather = weather_from_daily if sources.weather.granularity == "daily" else weather_from_hourly
     weather = _inside(to_weather(weather_records, sources.weather.stations), plan.weather)
-    calendar = calendar_features(plan.calendar)
-    return [(ENERGY_CONSUMPTION, consumption), (WEATHER, weather), (CALENDAR, calendar)]
+    return consumption, weather, calendar_features(plan.calendar)
 
 
 def latest_complete_hours(batches: Batches, plan: IngestPlan) -> dict[str, datetime]:

@@ -5,10 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from energy_core.feature_store import FeatureStore
-from energy_core.schemas import CALENDAR, ENERGY_CONSUMPTION, WEATHER, FeatureGroupSpec
+from energy_core.schemas import (
+    CALENDAR,
+    ENERGY_CONSUMPTION,
+    ENERGY_CONSUMPTION_TOTALS,
+    SERIES,
+    WEATHER,
+    FeatureGroupSpec,
+)
 from energy_features.hours import iso_hour
 
-GROUPS: tuple[FeatureGroupSpec, ...] = (ENERGY_CONSUMPTION, WEATHER, CALENDAR)
+GROUPS: tuple[FeatureGroupSpec, ...] = (ENERGY_CONSUMPTION, ENERGY_CONSUMPTION_TOTALS, SERIES, WEATHER, CALENDAR)
 
 
 def group_statistics(store: FeatureStore, groups: tuple[FeatureGroupSpec, ...] = GROUPS) -> list[dict[str, Any]]:

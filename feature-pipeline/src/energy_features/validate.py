@@ -1,9 +1,17 @@
 """Validate every group's batch before any write; quarantine a rejected batch whole.
 
-The rules are core's (`energy_core.feature_store.relational.validate_batch`, the very function the
-store applies on insert), so the pipeline and every backend can never disagree. Validating here as
-well is about *order*: a run writes three groups, and a bad batch in any of them must stop the run
-before anything reaches the store. The rejected batch and its failures go to
+Two layers of rules, one error:
+- core's pandera rules (`energy_core.feature_store.relational.validate_batch`, the very function the
+  store applies on insert, so the pipeline and every backend never disagree): dtypes, key
+  patterns, the reserved `total` key, kWh >= 0, one value per key and hour;
+- the rules about series that need the source's geography and the stored history, which a single
+  batch cannot check on its own: `known_region` / `required_category` (rows the transform could
+  not place), `known_parent` (a leaf's area has no known country), `known_unit` (a series' unit is
+  kWh, the same as in the catalogue) and `implausible_jump` (a value above 10x the series' own
+  maximum over the previous 28 days of stored history, when it has at least 48 hours of it).
+
+Validating here is about *order*: a run writes several groups, and a bad batch in any of them must
+stop the run before anything reaches the store. The rejected batch and its failures go to
 ENERGY_HOME/quarantine/ for a person to inspect; the error (core's FeatureValidationError) names
 each broken rule with its column, row and value.
 """
@@ -12,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -21,18 +29,119 @@ from energy_core.feature_store import FeatureValidationError
 from energy_core.feature_store.relational import validate_batch
 from energy_core.schemas import FeatureGroupSpec
 from energy_features.quarantine import quarantine_batch
+from energy_features.transform.consumption import PROBLEM_COLUMNS, ConsumptionBatch
 
 log = logging.getLogger(__name__)
 
+JUMP_FACTOR = 10.0
+JUMP_LOOKBACK = timedelta(days=28)
+JUMP_MIN_HISTORY_HOURS = 48
+UNIT = "kWh"
+
 
 def validate_or_quarantine(
-    batches: Sequence[tuple[FeatureGroupSpec, pd.DataFrame]], quarantine_dir: Path, now: datetime, label: str
+    batches: Sequence[tuple[FeatureGroupSpec, pd.DataFrame]],
+    quarantine_dir: Path,
+    now: datetime,
+    label: str,
+    extra_failures: dict[str, pd.DataFrame] | None = None,
 ) -> None:
-    """Return quietly if every batch is valid; else quarantine the first bad one and re-raise."""
+    """Return quietly if every batch is valid; else quarantine the first bad one and raise.
+
+    `extra_failures` adds, per group name, failures of rules checked outside the schema (same
+    columns: rule, column, row, value); they reject the batch exactly like a schema rule.
+    """
+    extra_failures = extra_failures or {}
     for spec, frame in batches:
+        failures = [f for f in [extra_failures.get(spec.name)] if f is not None and not f.empty]
         try:
             validate_batch(spec, frame)
         except FeatureValidationError as exc:
-            folder = quarantine_batch(quarantine_dir, spec.name, frame, exc.failures, str(exc), now, label)
-            log.error("%s batch rejected, nothing written; quarantined in %s\n%s", spec.name, folder, exc)
-            raise
+            failures.insert(0, exc.failures)
+        if not failures:
+            continue
+        merged = pd.concat(failures, ignore_index=True)
+        rows = [r for r in merged["row"].dropna().unique() if r in frame.index]
+        error = FeatureValidationError(spec.name, merged, frame.loc[rows])
+        folder = quarantine_batch(quarantine_dir, spec.name, frame, merged, str(error), now, label)
+        log.error("%s batch rejected, nothing written; quarantined in %s\n%s", spec.name, folder, error)
+        raise error
+
+
+def series_failures(batch: ConsumptionBatch, catalogue: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+    """Failures of the series rules for a consumption batch (empty when it passes).
+
+    `history` holds stored leaf rows of at least the 28 days before the batch's hours.
+    """
+    parts = [
+        batch.problems,
+        _unknown_parents(batch),
+        _wrong_units(batch, catalogue),
+        implausible_jumps(batch.leaves, history),
+    ]
+    return pd.concat([p for p in parts if not p.empty] or [_no_failures()], ignore_index=True)
+
+
+def _unknown_parents(batch: ConsumptionBatch) -> pd.DataFrame:
+    leaves = batch.leaves
+    bad = leaves["area"].notna() & ~leaves["area"].isin(list(batch.area_country))
+    return _failures("known_parent", "area", leaves.loc[bad, "area"])
+
+
+def _wrong_units(batch: ConsumptionBatch, catalogue: pd.DataFrame) -> pd.DataFrame:
+    known = dict(zip(catalogue["area"] + "|" + catalogue["consumer_type"], catalogue["unit"], strict=True))
+    bad_ids = {
+        info.id: info.unit
+        for info in batch.series
+        if info.unit != UNIT or (info.id in known and known[info.id] != info.unit)
+    }
+    if not bad_ids:
+        return _no_failures()
+    ids = batch.leaves["area"].astype(str) + "|" + batch.leaves["consumer_type"].astype(str)
+    units = ids[ids.isin(list(bad_ids))].map(bad_ids)
+    return _failures("known_unit", "unit", units)
+
+
+def implausible_jumps(leaves: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose value exceeds JUMP_FACTOR x the series' max over the previous 28 days stored.
+
+    Only series with at least JUMP_MIN_HISTORY_HOURS stored hours in that window are judged: a
+    young series has no "own history" to be implausible against.
+    """
+    value = "energy_consumption_kwh"
+    if leaves.empty or history.empty or leaves[value].dtype != "float64":
+        return _no_failures()
+    stored = history.dropna(subset=["datetime_utc", value])
+    flagged: list[pd.Series] = []
+    for (area, consumer_type), rows in leaves.groupby(["area", "consumer_type"], observed=True, sort=False):
+        past = stored[(stored["area"] == area) & (stored["consumer_type"] == consumer_type)]
+        if len(past) < JUMP_MIN_HISTORY_HOURS:
+            continue
+        series = past.set_index("datetime_utc")[value].sort_index()
+        # Evaluate a left-closed 28-day window at every batch hour: the batch hours join the index
+        # with no value, so they are the evaluation points but never part of their own history.
+        probe = pd.Series(float("nan"), index=pd.DatetimeIndex(rows["datetime_utc"].unique()))
+        timeline = pd.concat([series, probe[~probe.index.isin(series.index)]]).sort_index()
+        window = timeline.rolling(JUMP_LOOKBACK, closed="left")
+        stats = pd.DataFrame({"max": window.max(), "count": window.count()})
+        stats = stats[~stats.index.duplicated(keep="first")]
+        at = stats.reindex(rows["datetime_utc"].to_numpy())
+        limit = at["max"].to_numpy() * JUMP_FACTOR
+        judged = at["count"].to_numpy() >= JUMP_MIN_HISTORY_HOURS
+        bad = judged & (rows[value].to_numpy() > limit)
+        if bad.any():
+            flagged.append(rows.loc[bad, value])
+    if not flagged:
+        return _no_failures()
+    return _failures("implausible_jump", value, pd.concat(flagged))
+
+
+def _failures(rule: str, column: str, values: pd.Series) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"rule": rule, "column": column, "row": values.index, "value": values.astype(str).to_numpy()},
+        columns=list(PROBLEM_COLUMNS),
+    )
+
+
+def _no_failures() -> pd.DataFrame:
+    return pd.DataFrame(columns=list(PROBLEM_COLUMNS))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from energy_core.feature_store.base import (
+    DeleteResult,
     FeatureGroupNotFound,
     FeatureStore,
     FeatureStoreError,
@@ -10,6 +11,7 @@ from energy_core.feature_store.base import (
     FeatureValidationError,
     InsertResult,
     Split,
+    StoreFormatError,
     TrainingData,
     TrainingDatasetMeta,
     TrainingDatasetNotFound,
@@ -17,6 +19,7 @@ from energy_core.feature_store.base import (
 from energy_core.settings import FeatureStoreSettings, load
 
 __all__ = [
+    "DeleteResult",
     "FeatureGroupNotFound",
     "FeatureStore",
     "FeatureStoreError",
@@ -24,6 +27,7 @@ __all__ = [
     "FeatureValidationError",
     "InsertResult",
     "Split",
+    "StoreFormatError",
     "TrainingData",
     "TrainingDatasetMeta",
     "TrainingDatasetNotFound",

@@ -37,6 +37,13 @@ class TrainingDatasetNotFound(FeatureStoreError):
     """A training dataset version that does not exist was requested."""
 
 
+class StoreFormatError(FeatureStoreError):
+    """The store on disk was written by another release and cannot be used as it is.
+
+    The message says which table, what differs and what to run (`energy-admin migrate`, or newer
+    code when the store is newer than this release)."""
+
+
 class FeatureValidationError(FeatureStoreError):
     """A batch broke a rule of its group's schema; nothing was written.
 
@@ -69,6 +76,15 @@ class InsertResult:
     @property
     def changed(self) -> bool:
         return (self.rows_inserted + self.rows_updated) > 0
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """What a delete did. `table_version` is unchanged when no row matched."""
+
+    group: str
+    table_version: int
+    rows_deleted: int
 
 
 @dataclass(frozen=True)
@@ -177,6 +193,22 @@ class FeatureStore(abc.ABC):
         """Rows with start <= event time < end (either bound optional), `filters` as column == value
         (or column IN list), sorted by key, at table `version` (default: latest).
 
+        Raises FeatureGroupNotFound if the group was never written.
+        """
+
+    @abc.abstractmethod
+    def delete(
+        self,
+        group: FeatureGroupSpec,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> DeleteResult:
+        """Remove the rows with start <= event time < end (either bound optional) that match
+        `filters` (as in `read`; a null never matches), atomically, as one new table version.
+
+        Deleting rows that are not there changes nothing (no new version), so a re-run is a no-op.
+        Earlier versions keep the rows, so pinned training datasets still read them.
         Raises FeatureGroupNotFound if the group was never written.
         """
 

@@ -7,8 +7,18 @@ This module maps the feature-store concepts onto them:
 - one Delta table per feature group version (`tables/<name>_v<version>`);
 - `insert` validates with the group's pandera schema, then computes, in DuckDB, which rows are new
   or changed against the rows already stored for the batch's event-time range. Unchanged rows are
-  skipped (so re-inserting a batch creates no new version); new rows are appended, changed rows
-  merged. Either way the batch lands in exactly one Delta commit, or not at all;
+  skipped (so re-inserting a batch creates no new version); new rows are appended; when some rows
+  change, the event-time window they span is rewritten (`write_deltalake(predicate=...)`) with the
+  stored rows plus the changes. `delete` rewrites its window the same way. Either way the batch
+  lands in exactly one Delta commit, or not at all;
+- every file is written from an Arrow table cast to the group's declared schema. Delta MERGE and
+  DELETE are not used: deltalake 1.x writes their output with `string_view` columns, which
+  pyarrow's dataset filters cannot compare with `string` (release 1 broke every filtered read of a
+  revised table that way). Files written like that by release 1 are read through a cast, and
+  rewritten when the store is upgraded;
+- `STORE_FORMAT.json` records the store's format version and, per table, a fingerprint of the
+  schema it was written for. Opening a table written for another schema adds new nullable columns
+  in place (no row changes) and otherwise refuses, naming `energy-admin migrate`;
 - writers to one table serialise on an OS file lock (`locks/<table>.lock`), which makes
   concurrent processes safe without relying on Delta's optimistic-concurrency retries;
 - training datasets are JSON records of (view, time range, split, pinned table versions): reading
@@ -33,12 +43,15 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from deltalake import DeltaTable, WriterProperties, write_deltalake
+import pyarrow.parquet as pq
+from deltalake import DeltaTable, Field, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from energy_core.feature_store import relational as rel
 from energy_core.feature_store.base import (
+    DeleteResult,
     FeatureGroupNotFound,
     FeatureGroupStatistics,
     FeatureStore,
@@ -46,6 +59,7 @@ from energy_core.feature_store.base import (
     FeatureValidationError,
     InsertResult,
     Split,
+    StoreFormatError,
     TrainingData,
     TrainingDatasetMeta,
     TrainingDatasetNotFound,
@@ -61,6 +75,11 @@ _WRITER = WriterProperties(max_row_group_size=32_768, compression="ZSTD")
 # Hourly jobs add one small file per commit; scanning cost grows with the file count, so once this
 # many files accumulate the writer Z-orders the table on its key (same rows, one commit).
 _COMPACT_AFTER_FILES = 24
+# Format 1: release 1 (no STORE_FORMAT.json; revised tables hold string_view files). Format 2: every
+# file has the declared physical types and each table's schema fingerprint is recorded.
+STORE_FORMAT_VERSION = 2
+STORE_FORMAT_FILE = "STORE_FORMAT.json"
+MIGRATE_HINT = "run `energy-admin migrate` (see docs/operations.md)"
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -110,6 +129,10 @@ class EmbeddedFeatureStore(FeatureStore):
         # the last checkpoint (milliseconds), an incremental update reads only new commits.
         self._handles: dict[str, DeltaTable] = {}
         self._handles_lock = threading.Lock()
+        # Tables whose format this instance has checked (and upgraded if needed), and whether a
+        # (table, version)'s files all carry the declared physical types (files never change).
+        self._prepared: set[str] = set()
+        self._conforming: dict[tuple[str, int], bool] = {}
 
     # -- paths -----------------------------------------------------------------------------------
     def _table_path(self, group: FeatureGroupSpec) -> Path:
@@ -154,20 +177,179 @@ class EmbeddedFeatureStore(FeatureStore):
                 ) from exc
             raise FeatureStoreUnavailable(f"cannot open feature group {group.name!r} at {path}: {exc}") from exc
 
-    def _snapshot(self, group: FeatureGroupSpec, version: int | None = None) -> tuple[int, ds.Dataset]:
-        """A consistent (version, dataset) pair to read from. Latest-version reads reuse one
+    def _snapshot(self, group: FeatureGroupSpec, version: int | None = None) -> tuple[int, rel.Source]:
+        """A consistent (version, rows) pair to read from. Latest-version reads reuse one
         handle per table, refreshed incrementally under a lock (delta-rs handles are not safe to
         mutate while another thread uses them); writers always open fresh handles."""
+        self._prepare(group)
         if version is not None:
             dt = self._open(group, version)
-            return int(dt.version()), dt.to_pyarrow_dataset()
+            return int(dt.version()), self._source(group, dt)
         with self._handles_lock:
             handle = self._handles.get(group.table_name)
             if handle is None:
                 handle = self._handles[group.table_name] = self._open(group)
             else:
                 handle.update_incremental()
-            return int(handle.version()), handle.to_pyarrow_dataset()
+            return int(handle.version()), self._source(group, handle)
+
+    def _source(self, group: FeatureGroupSpec, dt: DeltaTable) -> rel.Source:
+        """The table's rows as a lazily scanned dataset when every file has the declared types
+        (filters are pushed down), else materialised and cast to them, so no read (pyarrow filter or
+        DuckDB scan) ever depends on which operation or release wrote a file."""
+        dataset = dt.to_pyarrow_dataset()
+        if self._conforms(group, dt, dataset.schema):
+            return dataset
+        return rel.conform(dataset.to_table(), group)
+
+    def _conforms(self, group: FeatureGroupSpec, dt: DeltaTable, logical: pa.Schema) -> bool:
+        key = (group.table_name, int(dt.version()))
+        cached = self._conforming.get(key)
+        if cached is None:
+            declared = rel.arrow_schema(group)
+            cached = set(declared.names) <= set(logical.names) and all(
+                rel.conforms(pq.read_schema(uri), declared) for uri in dt.file_uris()
+            )
+            self._conforming[key] = cached
+        return cached
+
+    # -- store format ----------------------------------------------------------------------------
+    @property
+    def format_path(self) -> Path:
+        return self.root / STORE_FORMAT_FILE
+
+    def read_format(self) -> dict[str, Any]:
+        """The store's format record; a store with tables but no record is release 1 (format 1).
+
+        Raises StoreFormatError when a newer release wrote the store: this code must not touch it."""
+        if self.format_path.exists():
+            record: dict[str, Any] = json.loads(self.format_path.read_text())
+        else:
+            has_tables = (self.root / "tables").is_dir() and any((self.root / "tables").iterdir())
+            record = {"format_version": 1 if has_tables else STORE_FORMAT_VERSION, "tables": {}}
+        found = int(record.get("format_version", 0))
+        if found > STORE_FORMAT_VERSION:
+            raise StoreFormatError(
+                f"feature store {self.root} has format {found}, written by a newer release; this code "
+                f"reads format {STORE_FORMAT_VERSION} at most: upgrade energy-core (nothing was changed)"
+            )
+        record.setdefault("tables", {})
+        return record
+
+    def _record_table(self, group: FeatureGroupSpec, upgraded_from: str | None = None) -> None:
+        """Note in STORE_FORMAT.json that `group`'s table matches its declaration (format 2)."""
+        with _file_lock(self._lock_path("STORE_FORMAT"), self.lock_timeout_s):
+            record = self.read_format()
+            entry: dict[str, Any] = {
+                "fingerprint": rel.schema_fingerprint(group),
+                "columns": list(group.columns),
+                "recorded_at": datetime.now(UTC).isoformat(),
+            }
+            if upgraded_from:
+                entry["upgraded_from"] = upgraded_from
+            record["tables"][group.table_name] = entry
+            record["format_version"] = STORE_FORMAT_VERSION
+            _atomic_write_json(self.format_path, record)
+        self._prepared.add(group.table_name)
+
+    def _prepare(self, group: FeatureGroupSpec) -> None:
+        """Check, once per instance, that the group's table was written for this declaration and
+        upgrade it in place if the difference is additive. Cheap when it is: one small JSON read."""
+        if group.table_name in self._prepared:
+            return
+        record = self.read_format()
+        if not self.exists(group):
+            return
+        entry = record["tables"].get(group.table_name)
+        if entry is None or entry.get("fingerprint") != rel.schema_fingerprint(group):
+            with _file_lock(self._lock_path(group.table_name), self.lock_timeout_s):
+                self._upgrade_table(group, rewrite=False)
+        self._prepared.add(group.table_name)
+
+    def _upgrade_table(self, group: FeatureGroupSpec, rewrite: bool) -> str:
+        """Bring one table to this release's format (caller holds its writer lock); says what it did.
+
+        Without `rewrite` only lossless in-place changes are made: new nullable columns are added
+        (Delta schema evolution, no row rewritten), and files whose physical types are not the
+        declared ones are rewritten with the same rows. Anything else (a retyped, removed or new
+        required column) raises StoreFormatError; `rewrite=True` (energy-admin migrate) rewrites the
+        table with a safe cast, which still refuses any change that would lose or invent values."""
+        dt = self._open(group)
+        stored = dt.to_pyarrow_dataset().schema
+        diff = rel.schema_diff(group, stored)
+        where = f"feature group {group.name!r} ({self._table_path(group)})"
+        if diff.removed:
+            raise StoreFormatError(
+                f"{where} has column(s) {list(diff.removed)} this release does not declare: it was written "
+                "by a newer release or for another schema; upgrade energy-core (nothing was changed)"
+            )
+        if diff.added_required:
+            raise StoreFormatError(
+                f"{where}: this release declares required column(s) {list(diff.added_required)} that the "
+                "stored rows have no values for; no automatic migration can invent them (nothing was changed)"
+            )
+        if diff.retyped and not rewrite:
+            raise StoreFormatError(f"{where} was written for another schema ({diff.describe()}): {MIGRATE_HINT}")
+        done: list[str] = []
+        if diff.retyped:
+            try:
+                rows = rel.conform(dt.to_pyarrow_dataset().to_table(), group)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise StoreFormatError(f"{where}: cannot convert without loss ({diff.describe()}): {exc}") from exc
+            write_deltalake(dt, rows, mode="overwrite", schema_mode="overwrite", writer_properties=_WRITER)
+            done.append(f"rewrote {rows.num_rows} rows: {diff.describe()}")
+        else:
+            if diff.added_nullable:
+                declared = rel.arrow_schema(group)
+                dt.alter.add_columns([Field.from_arrow(declared.field(n)) for n in diff.added_nullable])
+                done.append(f"added nullable column(s) {list(diff.added_nullable)}")
+            for name in diff.relaxed_null:
+                dt.alter.drop_column_not_null(name)
+                done.append(f"column {name!r} made nullable")
+            dt = self._open(group)
+            if not self._conforms(group, dt, dt.to_pyarrow_dataset().schema):
+                rows = rel.conform(dt.to_pyarrow_dataset().to_table(), group)
+                write_deltalake(dt, rows, mode="overwrite", writer_properties=_WRITER)
+                done.append(f"rewrote {rows.num_rows} rows with the declared physical types")
+        summary = "; ".join(done) or "already current"
+        self._record_table(group, upgraded_from=summary if done else None)
+        if done:
+            log.info("upgraded %s to store format %d: %s", group.table_name, STORE_FORMAT_VERSION, summary)
+        return summary
+
+    def upgrade(self, group: FeatureGroupSpec, rewrite: bool = False) -> str:
+        """`_upgrade_table` under the table's writer lock, for `energy-admin migrate`."""
+        self.read_format()
+        if not self.exists(group):
+            return "no table"
+        with _file_lock(self._lock_path(group.table_name), self.lock_timeout_s):
+            return self._upgrade_table(group, rewrite=rewrite)
+
+    def format_status(self, group: FeatureGroupSpec) -> dict[str, Any]:
+        """What `energy-admin check` reports for one group, without changing anything."""
+        record = self.read_format()
+        if not self.exists(group):
+            return {"table": group.table_name, "state": "absent"}
+        dt = self._open(group)
+        dataset = dt.to_pyarrow_dataset()
+        diff = rel.schema_diff(group, dataset.schema)
+        entry = record["tables"].get(group.table_name)
+        recorded = entry is not None and entry.get("fingerprint") == rel.schema_fingerprint(group)
+        physical = self._conforms(group, dt, dataset.schema)
+        if recorded and physical and diff.empty:
+            state = "current"
+        elif diff.additive:
+            state = "upgradable"  # opened by this release, it is upgraded in place
+        else:
+            state = "needs-migrate"
+        return {
+            "table": group.table_name,
+            "state": state,
+            "version": int(dt.version()),
+            "schema": diff.describe(),
+            "declared_physical_types": physical,
+            "recorded": recorded,
+        }
 
     # -- feature groups --------------------------------------------------------------------------
     def exists(self, group: FeatureGroupSpec) -> bool:
@@ -192,6 +374,7 @@ class EmbeddedFeatureStore(FeatureStore):
             raise
         self._record_validation(group, passed=True, rows=len(batch), failures=pd.DataFrame())
         self._ensure_root()
+        self._prepare(group)
         table = rel.to_arrow(group, batch)
         with _file_lock(self._lock_path(group.table_name), self.lock_timeout_s):
             if not self.exists(group):
@@ -205,6 +388,7 @@ class EmbeddedFeatureStore(FeatureStore):
                     writer_properties=_WRITER,
                 )
                 version = int(self._open(group).version())
+                self._record_table(group)
                 result = InsertResult(group.name, version, len(batch), len(batch), 0)
             else:
                 result = self._upsert(group, table)
@@ -234,41 +418,89 @@ class EmbeddedFeatureStore(FeatureStore):
         except OSError as exc:  # the report is advisory: never mask the validation outcome
             log.warning("could not write validation report for %s: %s", group.name, exc)
 
+    def _rows_between(self, group: FeatureGroupSpec, dt: DeltaTable, lo: datetime | None, hi: datetime | None,
+                      end_inclusive: bool) -> pa.Table:
+        """Stored rows with lo <= event time < hi (<= hi if `end_inclusive`), in declared types."""
+        et = ds.field(group.event_time)
+        parts = []
+        if lo is not None:
+            parts.append(et >= rel.to_utc(lo))
+        if hi is not None:
+            parts.append(et <= rel.to_utc(hi) if end_inclusive else et < rel.to_utc(hi))
+        expr = parts[0] & parts[1] if len(parts) == 2 else (parts[0] if parts else None)
+        source = self._source(group, dt)
+        dataset = source if isinstance(source, ds.Dataset) else ds.dataset(source)
+        return rel.conform(dataset.to_table(filter=expr), group)
+
     def _upsert(self, group: FeatureGroupSpec, batch: pa.Table) -> InsertResult:
+        """New keys are appended; changed keys rewrite the window they span with the stored rows
+        of that window plus the changes (one commit, declared types, no MERGE: see module doc)."""
         dt = self._open(group)
         lo, hi = rel.event_time_bounds(group, batch)
-        et = ds.field(group.event_time)
-        existing = dt.to_pyarrow_dataset().filter((et >= lo) & (et <= hi))
+        existing = self._rows_between(group, dt, lo, hi, end_inclusive=True)
         changed, n_updated = rel.changed_rows(group, batch, existing)
         n_inserted = changed.num_rows - n_updated
-        keys = list(group.key)
         if changed.num_rows == 0:
             return InsertResult(group.name, int(dt.version()), batch.num_rows, 0, 0)
         if n_updated == 0:
             write_deltalake(dt, changed, mode="append", writer_properties=_WRITER)
         else:
-            predicate = " AND ".join(f"t.{rel.q(k)} = s.{rel.q(k)}" for k in keys)
-            (
-                dt.merge(
-                    source=changed,
-                    predicate=predicate,
-                    source_alias="s",
-                    target_alias="t",
-                    writer_properties=_WRITER,
-                )
-                .when_matched_update_all()
-                .when_not_matched_insert_all()
-                .execute()
+            c_lo, c_hi = rel.event_time_bounds(group, changed)
+            et = pc.field(group.event_time)
+            window = existing.filter((et >= c_lo) & (et <= c_hi))
+            write_deltalake(
+                dt,
+                rel.replace_rows(group, window, changed),
+                mode="overwrite",
+                predicate=rel.time_window_predicate(group, c_lo, c_hi, end_inclusive=True),
+                writer_properties=_WRITER,
             )
         return InsertResult(group.name, int(self._open(group).version()), batch.num_rows, n_inserted, n_updated)
 
-    def _maybe_compact(self, group: FeatureGroupSpec) -> None:
+    def delete(
+        self,
+        group: FeatureGroupSpec,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> DeleteResult:
+        rel.filter_mask(group, rel.arrow_schema(group).empty_table(), filters)  # unknown column: fail early
+        self._ensure_root()
+        self._prepare(group)
+        with _file_lock(self._lock_path(group.table_name), self.lock_timeout_s):
+            dt = self._open(group)
+            window = self._rows_between(group, dt, start, end, end_inclusive=False)
+            doomed = rel.filter_mask(group, window, filters)
+            n_deleted = int(pc.sum(doomed).as_py() or 0)
+            if n_deleted == 0:
+                return DeleteResult(group.name, int(dt.version()), 0)
+            write_deltalake(
+                dt,
+                window.filter(pc.invert(doomed)),
+                mode="overwrite",
+                predicate=rel.time_window_predicate(group, start, end),
+                writer_properties=_WRITER,
+            )
+            version = int(self._open(group).version())
+        log.info("delete %s: %d rows in [%s, %s) %s, table version %d",
+                 group.table_name, n_deleted, start, end, filters or {}, version)
+        return DeleteResult(group.name, version, n_deleted)
+
+    def compact(self, group: FeatureGroupSpec) -> int:
+        """Z-order the table now, whatever its file count (maintenance); returns the table version."""
+        self._prepare(group)
+        with _file_lock(self._lock_path(group.table_name), self.lock_timeout_s):
+            self._maybe_compact(group, min_files=1)
+            return int(self._open(group).version())
+
+    def _maybe_compact(self, group: FeatureGroupSpec, min_files: int = _COMPACT_AFTER_FILES) -> None:
         """Z-order the table on its key when small files pile up (caller holds the writer lock).
 
         Rows and their values do not change; the new version only reorganises files, so reads
-        stay fast and earlier versions stay readable for pinned training datasets."""
+        stay fast and earlier versions stay readable for pinned training datasets. The rewritten
+        files carry the declared physical types (deltalake's optimize keeps the table's types)."""
         dt = self._open(group)
-        if len(dt.file_uris()) < _COMPACT_AFTER_FILES:
+        if len(dt.file_uris()) < min_files:
             return
         dt.optimize.z_order(list(group.key), writer_properties=_WRITER)
         dt.create_checkpoint()

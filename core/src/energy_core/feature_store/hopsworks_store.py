@@ -23,6 +23,7 @@ import pyarrow as pa_arrow
 
 from energy_core.feature_store import relational as rel
 from energy_core.feature_store.base import (
+    DeleteResult,
     FeatureGroupNotFound,
     FeatureGroupStatistics,
     FeatureStore,
@@ -170,6 +171,29 @@ class HopsworksFeatureStore(FeatureStore):
         version = self.table_version(group)
         return InsertResult(group.name, version if version is not None else -1, len(batch),
                             changed.num_rows - n_updated, n_updated)
+
+    def delete(
+        self,
+        group: FeatureGroupSpec,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> DeleteResult:
+        """`FeatureGroup.remove_rows` with the matching rows' keys (primary key + event time), which
+        Hopsworks applies as one commit on the offline table (and the online one if enabled)."""
+        rel.filter_mask(group, rel.arrow_schema(group).empty_table(), filters)  # unknown column: fail early
+        fg = self._require(group)
+        window = self._arrow(group, start=start, end=end)
+        doomed = window.filter(rel.filter_mask(group, window, filters))
+        if doomed.num_rows == 0:
+            version = self.table_version(group)
+            return DeleteResult(group.name, version if version is not None else -1, 0)
+        try:
+            fg.remove_rows(rel.to_pandas(doomed.select(list(group.key)), group))
+        except Exception as exc:
+            raise FeatureStoreUnavailable(f"Hopsworks rejected the delete from {group.table_name}: {exc}") from exc
+        version = self.table_version(group)
+        return DeleteResult(group.name, version if version is not None else -1, doomed.num_rows)
 
     def _record(self, group: FeatureGroupSpec, passed: bool, rows: int, failures: pd.DataFrame) -> None:
         records = [{str(k): v for k, v in r.items()} for r in failures.head(1000).to_dict(orient="records")]

@@ -13,6 +13,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
@@ -63,6 +64,149 @@ def arrow_schema(spec: FeatureGroupSpec) -> pa.Schema:
     return pa.schema(
         [pa.field(n, _ARROW_TYPES[str(c.dtype)], nullable=bool(c.nullable)) for n, c in spec.columns.items()]
     )
+
+
+def schema_fingerprint(spec: FeatureGroupSpec) -> str:
+    """A short hash of the declared storage schema and key: the store records it per table so an
+    upgrade can tell, without scanning data, whether a table was written for this declaration."""
+    fields = [[f.name, str(f.type), f.nullable] for f in arrow_schema(spec)]
+    payload = json.dumps({"fields": fields, "key": list(spec.key)}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def conforms(physical: pa.Schema, declared: pa.Schema) -> bool:
+    """Whether a Parquet file's own Arrow types are the declared ones for every column it has.
+
+    Delta MERGE and DELETE in deltalake 1.x write `string_view` columns, and pyarrow cannot compare
+    those with `string` literals inside a dataset filter; a file that does not conform is read
+    through `conform` instead (and rewritten by the next maintenance of its table)."""
+    for field_ in physical:
+        index = declared.get_field_index(field_.name)
+        if index >= 0 and field_.type != declared.field(index).type:
+            return False
+    return True
+
+
+def conform(table: pa.Table, spec: FeatureGroupSpec) -> pa.Table:
+    """`table` with exactly the declared columns and types: view/large strings become `string`, and
+    a declared nullable column the table lacks (added by a later release) is filled with nulls."""
+    declared = arrow_schema(spec)
+    columns = []
+    for field_ in declared:
+        if field_.name in table.column_names:
+            columns.append(table[field_.name].cast(field_.type))
+        elif field_.nullable:
+            columns.append(pa.nulls(table.num_rows, field_.type))
+        else:
+            raise ValueError(f"table of feature group {spec.name!r} lacks required column {field_.name!r}")
+    return pa.Table.from_arrays(columns, schema=declared)
+
+
+@dataclass(frozen=True)
+class SchemaDiff:
+    """How a stored table's columns differ from its group's declaration.
+
+    Only `added_nullable` (and nullability relaxed to nullable) can be applied in place without
+    touching a row; everything else needs `energy-admin migrate` or newer code."""
+
+    added_nullable: tuple[str, ...] = ()
+    added_required: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    retyped: tuple[tuple[str, str, str], ...] = ()  # (column, stored type, declared type)
+    relaxed_null: tuple[str, ...] = ()
+
+    @property
+    def additive(self) -> bool:
+        return not (self.added_required or self.removed or self.retyped)
+
+    @property
+    def empty(self) -> bool:
+        return self.additive and not (self.added_nullable or self.relaxed_null)
+
+    def describe(self) -> str:
+        parts = []
+        if self.added_nullable:
+            parts.append(f"new nullable column(s) {list(self.added_nullable)}")
+        if self.added_required:
+            parts.append(f"new required column(s) {list(self.added_required)}")
+        if self.removed:
+            parts.append(f"column(s) not declared any more {list(self.removed)}")
+        for name, stored, declared in self.retyped:
+            parts.append(f"column {name!r} stored as {stored}, declared {declared}")
+        if self.relaxed_null:
+            parts.append(f"column(s) now nullable {list(self.relaxed_null)}")
+        return "; ".join(parts) or "no difference"
+
+
+_STRING_TYPES = (pa.string(), pa.large_string(), pa.string_view())
+
+
+def schema_diff(spec: FeatureGroupSpec, stored: pa.Schema) -> SchemaDiff:
+    """Compare a table's logical schema (Delta's, as Arrow) with the declared one. String
+    representations are one logical type, so a view/large string is not a type change."""
+    declared = arrow_schema(spec)
+    added_nullable: list[str] = []
+    added_required: list[str] = []
+    relaxed: list[str] = []
+    retyped: list[tuple[str, str, str]] = []
+    for field_ in declared:
+        index = stored.get_field_index(field_.name)
+        if index < 0:
+            (added_nullable if field_.nullable else added_required).append(field_.name)
+            continue
+        have = stored.field(index)
+        same_string = have.type in _STRING_TYPES and field_.type in _STRING_TYPES
+        if have.type != field_.type and not same_string:
+            retyped.append((field_.name, str(have.type), str(field_.type)))
+        elif field_.nullable and not have.nullable:
+            relaxed.append(field_.name)
+    removed = [f.name for f in stored if declared.get_field_index(f.name) < 0]
+    return SchemaDiff(
+        tuple(added_nullable), tuple(added_required), tuple(removed), tuple(retyped), tuple(relaxed)
+    )
+
+
+def sql_time(value: datetime) -> str:
+    """A UTC timestamp literal for a Delta (DataFusion) predicate."""
+    return "'" + to_utc(value).isoformat().replace("+00:00", "Z") + "'"
+
+
+def time_window_predicate(group: FeatureGroupSpec, start: datetime | None, end: datetime | None,
+                          end_inclusive: bool = False) -> str:
+    """start <= event time < end (or <= end) as a Delta predicate; no bound: every row."""
+    et = q(group.event_time)
+    parts = [f"{et} IS NOT NULL"]
+    if start is not None:
+        parts.append(f"{et} >= {sql_time(start)}")
+    if end is not None:
+        parts.append(f"{et} {'<=' if end_inclusive else '<'} {sql_time(end)}")
+    return " AND ".join(parts)
+
+
+def filter_mask(group: FeatureGroupSpec, table: pa.Table, filters: Mapping[str, Any] | None) -> pa.ChunkedArray:
+    """Which rows of an in-memory table match `filters` (column == value or IN list); a null never
+    matches, so deleting by filter can never take rows whose value is unknown."""
+    mask: Any = pa.chunked_array([pa.array([True] * table.num_rows, pa.bool_())])
+    for name, value in (filters or {}).items():
+        if name not in group.columns:
+            raise ValueError(f"cannot filter on unknown column {name!r} of feature group {group.name!r}")
+        values = list(value) if isinstance(value, list | tuple | set) else [value]
+        kind = table.schema.field(name).type
+        hit = pc.fill_null(pc.is_in(table[name], value_set=pa.array(values).cast(kind)), False)
+        mask = pc.and_(mask, hit)
+    return mask
+
+
+def replace_rows(group: FeatureGroupSpec, existing: Source, changed: pa.Table) -> pa.Table:
+    """`existing` with every row whose key is in `changed` replaced by it (new keys added), in
+    storage order and declared types: the content an upsert writes back for its time window."""
+    keys = list(group.key)
+    on = " AND ".join(f"e.{q(k)} = c.{q(k)}" for k in keys)
+    with connect(e=existing, c=changed) as con:
+        merged = con.sql(
+            f"SELECT e.* FROM e ANTI JOIN c ON {on} UNION ALL BY NAME SELECT * FROM c"
+        ).to_arrow_table()
+    return conform(merged, group).sort_by([(k, "ascending") for k in keys])
 
 
 def to_utc(value: datetime | pd.Timestamp) -> datetime:

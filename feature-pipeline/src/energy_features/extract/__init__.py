@@ -1,7 +1,8 @@
 """Extract: each source behind one small interface that returns raw records for a window.
 
 `open_sources(settings)` picks the sources from `DataSourceSettings.source`: `snapshot` (offline
-files replayed through the as-of clock) or `api` (Energi Data Service + meteostat).
+files replayed through the as-of clock), `api` (Energi Data Service + meteostat) or `files` (the
+user's own series through a YAML mapping, `extract/files.py`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ def open_sources(settings: DataSourceSettings, transport: httpx.BaseTransport | 
     if settings.source == "snapshot":
         directory = settings.resolved_snapshot_dir
         return Sources(SnapshotConsumption(directory), SnapshotDailyWeather(directory, stations))
+    if settings.source == "files" and settings.files_mapping is not None:
+        # The user's own series (extract/files.py); yaml and the mapping model load only when chosen.
+        from energy_features.extract.files import FilesConsumption, NoWeather
+
+        return Sources(FilesConsumption.from_yaml(settings.files_mapping), NoWeather())
     # httpx is only needed for the live API; importing it lazily keeps the hourly `run` quick.
     from energy_features.extract.eds import EdsConsumption
     from energy_features.extract.eds_client import EdsClient

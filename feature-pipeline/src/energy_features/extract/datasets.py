@@ -37,6 +37,15 @@ CONSUMER_CATEGORY = ConsumptionDataset(
     columns=("TimeUTC", "TimeDK", "RegionName", "ConsumerCategory3", "ConsumerCategory2", "ConsumptionkWh"),
 )
 
+# ENERGY_SOURCE=files (extract/files.py): rows already converted to UTC hours and kWh by the user's
+# mapping, plus the catalogue facts of each row's series. Not an Energi Data Service dataset.
+FILES = ConsumptionDataset(
+    name="files",
+    time_column="datetime_utc",
+    columns=("datetime_utc", "area", "consumer_type", "energy_consumption_kwh",
+             "label", "source_dataset", "country", "attributes"),
+)  # fmt: skip
+
 DATASETS: dict[str, ConsumptionDataset] = {d.name: d for d in (DE35, CONSUMER_CATEGORY)}
 
 

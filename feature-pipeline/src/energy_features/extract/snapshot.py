@@ -66,7 +66,13 @@ class SnapshotConsumption:
 
 def _json_records(path: Path) -> list[dict[str, object]]:
     """Records from a saved API answer (`{"records": [...]}`) or a bare list of records."""
-    payload = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"{path}: not a readable API answer ({type(exc).__name__}: {exc}); expected UTF-8 JSON, "
+            'either {"records": [...]} or a list of records. Fix or remove the file.'
+        ) from exc
     records = payload.get("records") if isinstance(payload, dict) else payload
     if not isinstance(records, list):
         raise ValueError(f"{path}: expected an API answer with a 'records' list or a list of records")

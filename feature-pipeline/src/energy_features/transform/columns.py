@@ -16,7 +16,8 @@ def require_columns(records: pd.DataFrame, columns: Iterable[str], source: str) 
     if missing:
         raise MissingColumnError(
             f"{source} records lack column(s) {', '.join(missing)}; columns present: "
-            f"{list(records.columns)}. Check the source format (see /work/shared/data/SOURCES.md)."
+            f"{list(records.columns)} (rule required_columns). Check the source format: SOURCES.md in "
+            "ENERGY_SNAPSHOT_DIR describes each dataset's columns."
         )
 
 
