@@ -38,6 +38,7 @@ def predictions(rows: list[tuple[str, str, pd.Timestamp, int, float, float, floa
     frame["consumer_type"] = frame["consumer_type"].astype("string")
     frame["model_name"] = pd.Series("m", index=frame.index, dtype="string")
     frame["model_version"] = 1
+    frame["model_family"] = pd.Series("lightgbm", index=frame.index, dtype="string")
     return frame[list(PREDICTIONS.columns)]
 
 

@@ -23,6 +23,8 @@ from energy_core.schemas import (
     MONITORING_HORIZON,
     MONITORING_HOURLY,
     PREDICTIONS,
+    SERIES,
+    TOTAL,
 )
 
 BIN = Path(sys.executable).parent
@@ -88,6 +90,12 @@ def test_real_pipelines_simulation_killed_midway_resumes_to_identical_rows(tmp_p
     for group in (ENERGY_CONSUMPTION, PREDICTIONS, MONITORING, MONITORING_HOURLY, MONITORING_HORIZON, ALERTS):
         pd.testing.assert_frame_equal(a.read(group), b.read(group), obj=group.name)
     predictions = a.read(PREDICTIONS)
-    assert predictions.groupby("forecast_made_at").size().eq(76 * 24).all()
+    is_total = predictions["consumer_type"] == TOTAL
+    assert predictions[~is_total].groupby("forecast_made_at").size().eq(76 * 24).all()
+    # with the catalogue, DK1, DK2 and DK totals are forecast bottom-up beside the leaves
+    expected_totals = 3 * 24 if a.exists(SERIES) else 0
+    assert predictions[is_total].groupby("forecast_made_at").size().reindex(
+        predictions["forecast_made_at"].unique(), fill_value=0
+    ).eq(expected_totals).all()
     assert predictions["forecast_made_at"].nunique() == 4
     assert (a.read(MONITORING_HOURLY)["count"] > 0).all()

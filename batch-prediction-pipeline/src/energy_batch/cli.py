@@ -24,6 +24,7 @@ from energy_batch.as_of import latest_known_hour, parse_hour
 from energy_batch.champion import champion_info, load_champion
 from energy_batch.exceptions import BatchError, NoChampion
 from energy_batch.pipeline import AlertPoster, monitor, predict
+from energy_batch.predict_report import REPORT_FILE
 from energy_batch.settings import BatchSettings
 from energy_batch.simulation import SimulationPlan, parse_every, simulate
 from energy_batch.status import gather_status, render
@@ -95,16 +96,22 @@ def _state_path() -> Path:
     return load(HomeSettings).path("state", "simulation.json")
 
 
+def _report_path() -> Path:
+    return load(HomeSettings).path("state", REPORT_FILE)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     settings = load(BatchSettings)
     store, registry = _open()
     champion = load_champion(registry)
     as_of = args.as_of or latest_known_hour(store)
-    result = predict(store, champion, as_of, settings)
+    result = predict(store, champion, as_of, settings, _report_path())
+    families = ", ".join(f"{family} {n}" for family, n in result.series_by_family.items()) or "none"
     print(
         f"predicted {result.series} series × {settings.horizon_hours} h as of {as_of.isoformat()} with "
         f"{champion.label}: {result.rows} rows ({result.rows_changed} new or changed), "
-        f"predictions table v{result.table_version}"
+        f"predictions table v{result.table_version}; series by family: {families}"
+        + (f"; {len(result.not_forecast)} series not forecast (see `status`)" if result.not_forecast else "")
     )
     return 0
 
@@ -123,6 +130,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     print(
         f"monitored as of {as_of.isoformat()}: {result.monitored_rows} forecast rows over {result.hours} target hours "
         f"({result.missing_rows} with missing actuals); status {result.status}"
+        + (f"; {result.parent_rows} parent-total rows" if result.parent_rows else "")
         + (" — retraining recommended" if result.retraining_recommended else "")
         + (f": {result.reason}" if result.status != "ok" else "")
     )
@@ -144,6 +152,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         retrain=lambda hour: console_scripts.retrain(hour, plan.profile),
         post_alert=_poster(settings, alerts),
         progress=not args.no_progress,
+        predict_report_path=_report_path(),
     )
     print(render_summary(summary))
     return 0
@@ -174,7 +183,7 @@ def render_summary(summary: dict[str, Any]) -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     store, registry = _open()
     registry.check()
-    status = gather_status(store, registry, _state_path())
+    status = gather_status(store, registry, _state_path(), _report_path())
     print(json.dumps(status.to_dict(), indent=2) if args.json else render(status))
     return 0 if status.has_forecast else EXIT_NOTHING_YET
 

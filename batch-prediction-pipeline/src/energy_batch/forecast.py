@@ -76,10 +76,14 @@ def check_forecast(
     return out.sort_values(key).reset_index(drop=True)
 
 
-def to_predictions(forecast: pd.DataFrame, champion: Champion, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Rows of the `predictions` group: the forecast stamped with its origin and model."""
+def to_predictions(
+    forecast: pd.DataFrame, champion: Champion, as_of: pd.Timestamp, model_family: str | None
+) -> pd.DataFrame:
+    """Rows of the `predictions` group: the forecast stamped with its origin, model and what
+    produced it (`model_family`: the champion's family tag, or the cold-start baseline's)."""
     rows = forecast.copy()
     rows["forecast_made_at"] = pd.Series(as_of, index=rows.index).astype(UTC_DTYPE)
     rows["model_name"] = pd.Series(champion.info.name, index=rows.index, dtype="string")
     rows["model_version"] = pd.Series(int(champion.info.version), index=rows.index, dtype="int64")
+    rows["model_family"] = pd.Series(model_family, index=rows.index, dtype="string")
     return rows[list(PREDICTIONS.columns)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from energy_core.schemas import MONITORING
+from energy_core.schemas import MONITORING, TOTAL
 
 SERIES = ["area", "consumer_type"]
 
@@ -77,3 +77,12 @@ def forecast_errors(
         }
     )
     return out[list(MONITORING.columns)].sort_values(list(MONITORING.key)).reset_index(drop=True)
+
+
+def leaf_rows(monitoring: pd.DataFrame) -> pd.DataFrame:
+    """The rows of leaf series (not parent totals, whose key `total` is reserved for them).
+
+    Aggregates, error checks and the simulation's WAPE use leaves only: a total re-counts its
+    leaves' kWh, so including it would weigh every kWh two or three times.
+    """
+    return monitoring[monitoring["consumer_type"].astype("string") != TOTAL]

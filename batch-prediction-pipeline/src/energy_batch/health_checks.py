@@ -14,6 +14,7 @@ import pandas as pd
 from energy_batch.aggregates import wape
 from energy_batch.alerts import Check, drift_checks, error_check
 from energy_batch.drift import feature_drift
+from energy_batch.forecast_errors import leaf_rows
 from energy_batch.settings import BatchSettings
 from energy_core.feature_store import FeatureStore, FeatureStoreError
 from energy_core.registry import ModelVersionInfo
@@ -71,7 +72,8 @@ def run_checks(
         checks.extend(drift_checks(drifts, thresholds, version))
 
     start = (as_of - pd.Timedelta(hours=settings.error_window_hours - 1)).to_pydatetime()
-    recent_errors = store.read(MONITORING, start=start, end=end) if store.exists(MONITORING) else None
+    # leaves only, like the backtest it is compared with (totals would count every kWh again)
+    recent_errors = leaf_rows(store.read(MONITORING, start=start, end=end)) if store.exists(MONITORING) else None
     known = 0 if recent_errors is None else int((~recent_errors["actual_missing"]).sum())
     recent_wape = None if recent_errors is None else wape(recent_errors)
     checks.append(

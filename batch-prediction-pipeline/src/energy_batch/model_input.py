@@ -62,6 +62,24 @@ def future_spine(series: pd.DataFrame, as_of: pd.Timestamp, horizon_hours: int) 
     return spine
 
 
+def model_input(
+    store: FeatureStore,
+    history: pd.DataFrame,
+    series: pd.DataFrame,
+    as_of: pd.Timestamp,
+    horizon_hours: int,
+    view: FeatureViewSpec = ENERGY_FORECASTING_VIEW,
+) -> pd.DataFrame:
+    """`history` of `series` (label present) followed by their future rows (label null), sorted by
+    series then time: the frame the champion forecasts from."""
+    history = history.merge(series[SERIES], on=SERIES, how="inner")
+    future = store.read_view(view, spine=future_spine(series[SERIES], as_of, horizon_hours))
+    label = view.label or "energy_consumption_kwh"
+    future[label] = pd.Series(float("nan"), index=future.index, dtype="float64")
+    frame = pd.concat([history, future[history.columns]], ignore_index=True)
+    return frame.sort_values([*SERIES, "datetime_utc"], kind="stable").reset_index(drop=True)
+
+
 def build_model_input(
     store: FeatureStore,
     as_of: pd.Timestamp,
@@ -69,12 +87,6 @@ def build_model_input(
     horizon_hours: int,
     view: FeatureViewSpec = ENERGY_FORECASTING_VIEW,
 ) -> pd.DataFrame:
-    """History (label present) followed by future rows (label null), sorted by series then time."""
+    """The model input for every series with a value at the as-of hour."""
     history = read_history(store, as_of, history_hours, view)
-    series = series_at(history, as_of)
-    history = history.merge(series, on=SERIES, how="inner")
-    future = store.read_view(view, spine=future_spine(series, as_of, horizon_hours))
-    label = view.label or "energy_consumption_kwh"
-    future[label] = pd.Series(float("nan"), index=future.index, dtype="float64")
-    frame = pd.concat([history, future[history.columns]], ignore_index=True)
-    return frame.sort_values([*SERIES, "datetime_utc"], kind="stable").reset_index(drop=True)
+    return model_input(store, history, series_at(history, as_of), as_of, horizon_hours, view)

@@ -1,8 +1,11 @@
 """The two hourly jobs, as the data-flow diagram draws them.
 
-    predict:  registry(champion) + feature view(history ≤ T, future spine) → model → `predictions`
-    monitor:  `predictions` ⋈ `energy_consumption` → `monitoring` → `monitoring_hourly`,
-              `monitoring_horizon` → drift + error checks → `alerts` (→ webhook on a new alert)
+    predict:  catalogue leaves → route (champion | seasonal_naive_24 cold start | none, reason kept)
+              → registry(champion) + feature view(history ≤ T, future spine) → model
+              → leaf forecasts + bottom-up parent totals → `predictions` (one insert)
+    monitor:  `predictions` ⋈ (`energy_consumption` + `energy_consumption_totals`) → `monitoring`
+              → leaf rows only → `monitoring_hourly`, `monitoring_horizon` → drift + error checks
+              → `alerts` (→ webhook on a new alert)
 
 Both take the store and the champion as arguments (the CLI opens them), so the simulation reuses
 one loaded model for many hours and tests pass their own. Every write is an idempotent upsert on
@@ -13,24 +16,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 
 from energy_batch.aggregates import horizon_aggregates, hourly_aggregates
 from energy_batch.alerts import OVERALL, alert_rows, overall_check
 from energy_batch.champion import Champion
+from energy_batch.cold_start import seasonal_naive_24
 from energy_batch.forecast import check_forecast, run_model, to_predictions
-from energy_batch.forecast_errors import forecast_errors
+from energy_batch.forecast_errors import forecast_errors, leaf_rows
 from energy_batch.health_checks import ReferenceCache, run_checks
-from energy_batch.model_input import SERIES, build_model_input
+from energy_batch.model_input import SERIES, model_input, read_history
+from energy_batch.model_needs import model_needs
+from energy_batch.predict_report import PredictReport, write_report
+from energy_batch.series_plan import NAIVE_FAMILY, SeriesNote, plan_series, read_forecast_catalogue
 from energy_batch.settings import BatchSettings
+from energy_batch.totals import BOTTOM_UP, forecast_totals
 from energy_batch.webhook import alert_text
 from energy_core.feature_store import FeatureStore
 from energy_core.registry import ModelVersionInfo
 from energy_core.schemas import (
     ALERTS,
     ENERGY_CONSUMPTION,
+    ENERGY_CONSUMPTION_TOTALS,
     MONITORING,
     MONITORING_HORIZON,
     MONITORING_HOURLY,
@@ -47,40 +58,93 @@ AlertPoster = Callable[[str], bool]
 class PredictResult:
     as_of: pd.Timestamp
     model_version: int
-    series: int
-    rows: int
+    series: int  # leaf series forecast (by the champion or the cold-start baseline)
+    rows: int  # leaves and parent totals
     rows_changed: int
-    table_version: int
+    table_version: int | None  # None when nothing could be forecast (every series too short)
+    series_by_family: dict[str, int] = field(default_factory=dict)
+    cold_start: list[SeriesNote] = field(default_factory=list)
+    not_forecast: list[SeriesNote] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class MonitorResult:
     as_of: pd.Timestamp
-    monitored_rows: int
+    monitored_rows: int  # leaf rows: the counts stay comparable with stores that have no totals
     missing_rows: int
     hours: int
     status: str
     retraining_recommended: bool
     reason: str
     alert_posted: bool
+    parent_rows: int = 0  # rows of parent totals, monitored alongside
 
 
-def predict(store: FeatureStore, champion: Champion, as_of: pd.Timestamp, settings: BatchSettings) -> PredictResult:
-    """Forecast the next `horizon_hours` for every series known at `as_of` and store the forecast."""
-    model_input = build_model_input(store, as_of, settings.history_hours, settings.horizon_hours)
-    series = model_input[SERIES].drop_duplicates()
-    forecast = check_forecast(run_model(champion, model_input), series, as_of, settings.horizon_hours)
-    rows = to_predictions(forecast, champion, as_of)
-    written = store.insert(PREDICTIONS, rows)
+def predict(
+    store: FeatureStore,
+    champion: Champion,
+    as_of: pd.Timestamp,
+    settings: BatchSettings,
+    report_path: Path | None = None,
+) -> PredictResult:
+    """Forecast the next `horizon_hours` for every catalogue leaf known at `as_of` (champion or
+    cold-start baseline) and their parent totals; store them in one insert; report who got what."""
+    catalogue = read_forecast_catalogue(store, as_of)
+    needs = model_needs(store, champion.info)
+    history = read_history(store, as_of, max(settings.history_hours, needs.history_hours))
+    plan = plan_series(history, catalogue.leaves_at(as_of), as_of, needs, champion.label)
+
+    leaves: list[pd.DataFrame] = []
+    if not plan.model.empty:
+        frame = model_input(store, history, plan.model, as_of, settings.horizon_hours)
+        forecast = check_forecast(run_model(champion, frame), plan.model, as_of, settings.horizon_hours)
+        leaves.append(to_predictions(forecast, champion, as_of, champion.info.model_family))
+    cold_start, not_forecast = list(plan.cold_start), list(plan.not_forecast)
+    if not plan.naive.empty:
+        naive, failed = seasonal_naive_24(history, plan.naive, as_of, settings.horizon_hours)
+        leaves.append(to_predictions(naive, champion, as_of, NAIVE_FAMILY))
+        hours = {n.series_id: n.hours_of_history for n in cold_start}
+        cold_start = [n for n in cold_start if n.series_id not in failed]
+        not_forecast += [SeriesNote(sid, hours[sid], reason) for sid, reason in sorted(failed.items())]
+    leaf_rows = pd.concat(leaves, ignore_index=True) if leaves else PREDICTIONS.empty_frame()
+    totals = forecast_totals(leaf_rows, catalogue.frame, champion.info.name, champion.info.version)
+    rows = pd.concat([leaf_rows, totals], ignore_index=True) if not totals.empty else leaf_rows
+
+    families = _series_by_family(rows)
+    if rows.empty:
+        log.warning("predict as of %s: no series has enough history to forecast; nothing written", as_of.isoformat())
+        changed, table_version = 0, store.table_version(PREDICTIONS)
+    else:
+        written = store.insert(PREDICTIONS, rows)  # leaves and totals in one commit: all or nothing
+        changed, table_version = written.rows_inserted + written.rows_updated, written.table_version
+    series = int(leaf_rows[SERIES].drop_duplicates().shape[0])
     log.info(
-        "predict as of %s: champion v%d, %d series × %d h, %d rows changed, predictions table v%d",
-        as_of.isoformat(), champion.info.version, len(series), settings.horizon_hours,
-        written.rows_inserted + written.rows_updated, written.table_version,
-    )
+        "predict as of %s: champion v%d, %d leaf series (%s) × %d h, %d parent totals, %d not forecast, "
+        "%d rows changed, predictions table v%s",
+        as_of.isoformat(), champion.info.version, series, _families_text(families), settings.horizon_hours,
+        families.get(BOTTOM_UP, 0), len(not_forecast), changed, table_version,
+    )  # fmt: skip
+    if report_path is not None:
+        write_report(
+            report_path,
+            PredictReport(as_of.isoformat(), champion.info.version, families, cold_start, not_forecast),
+        )
     return PredictResult(
-        as_of, champion.info.version, len(series), len(rows), written.rows_inserted + written.rows_updated,
-        written.table_version,
+        as_of, champion.info.version, series, len(rows), changed, table_version, families, cold_start, not_forecast
     )
+
+
+def _series_by_family(rows: pd.DataFrame) -> dict[str, int]:
+    """Series per `model_family` in a forecast (a null family, an untagged champion, as `unknown`)."""
+    if rows.empty:
+        return {}
+    families = rows["model_family"].astype("object").where(rows["model_family"].notna(), "unknown")
+    counts = rows.assign(_family=families).drop_duplicates([*SERIES, "_family"])["_family"].value_counts()
+    return {str(k): int(v) for k, v in sorted(counts.items())}
+
+
+def _families_text(families: dict[str, int]) -> str:
+    return ", ".join(f"{n} {family}" for family, n in families.items() if family != BOTTOM_UP) or "none"
 
 
 def monitor(
@@ -92,19 +156,27 @@ def monitor(
     post_alert: AlertPoster | None = None,
     reference_cache: ReferenceCache | None = None,
 ) -> MonitorResult:
-    """Score every forecast whose target hour is in the lookback window, aggregate, check, alert."""
+    """Score every forecast whose target hour is in the lookback window, aggregate, check, alert.
+
+    Parent totals are scored against their bottom-up actuals and stored in `monitoring` like any
+    series. The aggregates (and the checks, which read them back) cover leaves only: a total
+    repeats its leaves' kWh, so adding it would count every kWh two or three times and make the
+    figures incomparable with stores without totals and with the backtest.
+    """
     window_start = (as_of - pd.Timedelta(hours=settings.monitor_lookback_hours - 1)).to_pydatetime()
     window_end = (as_of + pd.Timedelta(hours=1)).to_pydatetime()
     predictions = store.read(PREDICTIONS, start=window_start, end=window_end) if store.exists(PREDICTIONS) else None
-    actuals = store.read(ENERGY_CONSUMPTION, start=window_start, end=window_end)
+    actuals = read_actuals(store, window_start, window_end)
 
     rows = MONITORING.empty_frame()
     if predictions is not None and not predictions.empty:
         rows = forecast_errors(predictions, actuals, as_of, settings.actual_grace_hours)
+    leaves = leaf_rows(rows)
     if not rows.empty:
         store.insert(MONITORING, rows)
-        store.insert(MONITORING_HOURLY, hourly_aggregates(rows))
-        store.insert(MONITORING_HORIZON, horizon_aggregates(rows))
+    if not leaves.empty:
+        store.insert(MONITORING_HOURLY, hourly_aggregates(leaves))
+        store.insert(MONITORING_HORIZON, horizon_aggregates(leaves))
 
     cache = reference_cache if reference_cache is not None else {}
     checks = run_checks(store, champion, as_of, settings, thresholds, cache)
@@ -116,15 +188,26 @@ def monitor(
     if overall.status == "alert" and previous != "alert" and post_alert is not None:
         champion_label = f"v{champion.version}" if champion else "none"
         posted = post_alert(alert_text(overall.status, overall.reason, as_of.isoformat(), champion_label))
-    missing = int(rows["actual_missing"].sum()) if not rows.empty else 0
+    missing = int(leaves["actual_missing"].sum()) if not leaves.empty else 0
     log.info(
-        "monitor as of %s: %d rows (%d missing actuals) over %d target hours; status %s",
-        as_of.isoformat(), len(rows), missing, rows["datetime_utc"].nunique(), overall.status,
-    )
+        "monitor as of %s: %d leaf rows (%d missing actuals) over %d target hours, %d parent-total rows; status %s",
+        as_of.isoformat(), len(leaves), missing, leaves["datetime_utc"].nunique(), len(rows) - len(leaves),
+        overall.status,
+    )  # fmt: skip
     return MonitorResult(
-        as_of, len(rows), missing, int(rows["datetime_utc"].nunique()), overall.status,
-        overall.status == "alert", overall.reason, posted,
+        as_of, len(leaves), missing, int(leaves["datetime_utc"].nunique()), overall.status,
+        overall.status == "alert", overall.reason, posted, len(rows) - len(leaves),
     )
+
+
+def read_actuals(store: FeatureStore, start: datetime, end: datetime) -> pd.DataFrame:
+    """Actuals in [start, end): leaves from `energy_consumption`, parents from
+    `energy_consumption_totals` when the feature pipeline has written it."""
+    leaves = store.read(ENERGY_CONSUMPTION, start=start, end=end)
+    if not store.exists(ENERGY_CONSUMPTION_TOTALS):
+        return leaves
+    totals = store.read(ENERGY_CONSUMPTION_TOTALS, start=start, end=end, columns=list(ENERGY_CONSUMPTION.columns))
+    return pd.concat([leaves, totals], ignore_index=True) if not totals.empty else leaves
 
 
 def previous_overall_status(store: FeatureStore, as_of: pd.Timestamp) -> str | None:

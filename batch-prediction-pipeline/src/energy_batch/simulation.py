@@ -22,6 +22,7 @@ from energy_batch.aggregates import wape
 from energy_batch.champion import ChampionCache, champion_info
 from energy_batch.console_scripts import iso
 from energy_batch.exceptions import NoDataAtAsOf
+from energy_batch.forecast_errors import leaf_rows
 from energy_batch.health_checks import ReferenceCache
 from energy_batch.pipeline import AlertPoster, monitor, predict
 from energy_batch.settings import BatchSettings
@@ -85,8 +86,10 @@ def simulate(
     retrain: HourStep,
     post_alert: AlertPoster | None = None,
     progress: bool = True,
+    predict_report_path: Path | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) the window; return the summary of simulated against backtest WAPE."""
+    """Run (or resume) the window; return the summary of simulated against backtest WAPE.
+    `predict_report_path` receives each hour's per-series predict report (what `status` shows)."""
     registry.check()
     champion_info(registry)  # fail before the first hour, not after an ingest, if nothing is trained
     state = resume_or_start(read_state(state_path), plan)
@@ -100,7 +103,7 @@ def simulate(
             ingest(hour)
             champion = champions.current()
             try:
-                predict(store, champion, hour, settings)
+                predict(store, champion, hour, settings, predict_report_path)
             except NoDataAtAsOf as exc:  # a missing hour: no forecast from it, monitoring marks it
                 log.warning("no forecast as of %s: %s", iso(hour), exc)
             monitor(store, champion.info, hour, settings, thresholds, post_alert, references)
@@ -130,11 +133,12 @@ def resume_or_start(saved: SimulationState | None, plan: SimulationPlan) -> Simu
 
 def simulated_vs_backtest(store: FeatureStore, registry: ModelRegistry, plan: SimulationPlan) -> dict[str, Any]:
     """WAPE of the forecasts made inside the window, overall and per model version, beside each
-    version's backtest WAPE, and the same pair for the champion at the end."""
+    version's backtest WAPE, and the same pair for the champion at the end (leaf series only, as
+    the backtest scores them)."""
     empty: dict[str, Any] = {"window_wape": None, "monitored_forecasts": 0, "versions": []}
     if not store.exists(MONITORING):
         return empty
-    rows = store.read(MONITORING, start=plan.start.to_pydatetime(), end=plan.end.to_pydatetime())
+    rows = leaf_rows(store.read(MONITORING, start=plan.start.to_pydatetime(), end=plan.end.to_pydatetime()))
     rows = rows[rows["forecast_made_at"] >= plan.start]
     if rows.empty:
         return empty

@@ -1,6 +1,6 @@
 """Progress of a simulation, persisted after every completed hour so an interrupted run resumes.
 
-The file (ENERGY_HOME/state/simulation.json) is written atomically (temp file + rename), so a kill
+The file (ENERGY_HOME/state/simulation.json) is written atomically (`state_files`), so a kill
 at any moment leaves either the previous or the new progress, never a torn file. Because every
 step of an hour is idempotent, redoing a half-finished hour after a restart is harmless.
 """
@@ -8,13 +8,13 @@ step of an hour is idempotent, redoing a half-finished hour after a restart is h
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from energy_batch.state_files import write_json_atomically
 
 
 @dataclass(frozen=True)
@@ -53,14 +53,4 @@ def read_state(path: Path) -> SimulationState | None:
 
 def write_state(path: Path, state: SimulationState) -> None:
     """Atomically replace the state file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(asdict(state), fh, indent=2, default=str)
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomically(path, asdict(state))
