@@ -3,9 +3,15 @@ filled with small synthetic but schema-valid data through the public interfaces 
 `registry.register`), so the API is tested against the backends it runs on, not against mocks.
 
 The synthetic world (LAST_HOUR is the newest consumption hour):
-- consumption for DK1/111, DK1/112 and DK2/111 over 10 days;
-- forecasts for every series made as of LAST_HOUR - 1h (model v1) and LAST_HOUR (model v2);
-- monitoring for the 48 target hours up to LAST_HOUR, every horizon, hourly and per horizon;
+- consumption for DK1/111, DK1/112 and DK2/111 over 10 days, and a brand-new DK2/113 with one day;
+- the `series` catalogue built by core (`with_totals`, `catalogue_update`): those leaves, the totals
+  DK1|total and DK2|total and the country total DK|total; bottom-up totals actuals (DK2's only for
+  the day all its leaves have data, as core's `complete_totals` decides);
+- forecasts for the three older leaves made as of LAST_HOUR - 1h (model v1, written by an old
+  release: no model_family) and LAST_HOUR (model v2, `lightgbm`); DK2/113 as of LAST_HOUR by the
+  cold-start fallback (`seasonal_naive_24`); every total as of LAST_HOUR (`bottom_up`);
+- monitoring for the 48 target hours up to LAST_HOUR, every horizon, hourly and per horizon, for
+  the three older leaves and DK1|total;
 - alerts from two check runs (the second one worse);
 - registry: v1 champion, v2 challenger pending approval (passes the gate), v3 fails the gate.
 """
@@ -32,12 +38,19 @@ from energy_core.registry import CHALLENGER, CHAMPION, Lineage, ModelRegistry, M
 from energy_core.schemas import (
     ALERTS,
     ENERGY_CONSUMPTION,
+    ENERGY_CONSUMPTION_TOTALS,
     MONITORING,
     MONITORING_HORIZON,
     MONITORING_HOURLY,
     PREDICTIONS,
+    TOTAL,
     UTC_DTYPE,
+    consumer_type_label,
 )
+from energy_core.schemas import (
+    SERIES as SERIES_GROUP,
+)
+from energy_core.series import SeriesInfo, bottom_up, catalogue_update, complete_totals, with_totals
 from energy_core.settings import ApiSettings, FeatureStoreSettings, RegistrySettings
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -46,7 +59,10 @@ os.environ.setdefault("WANDB_MODE", "offline")
 LAST_HOUR = datetime(2023, 1, 24, 22, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 SERIES = [("DK1", "111"), ("DK1", "112"), ("DK2", "111")]
+COLD_START = ("DK2", "113")  # first seen one day before LAST_HOUR: too little history for the model
+COLD_START_HOURS = 24
 HISTORY_HOURS = 240
+MODEL_FAMILY = "lightgbm"
 MODEL_NAME = "energy-consumption-forecaster"
 API_KEY = "test-approval-key"
 
@@ -56,32 +72,63 @@ def _times(start: datetime, count: int) -> pd.Series:
 
 
 def consumption_kwh(area: str, consumer_type: str, times: pd.Series) -> np.ndarray:
-    """A deterministic daily cycle per series, so tests can compute expected values."""
-    base = 1000.0 * (1 + SERIES.index((area, consumer_type)))
+    """A deterministic daily cycle per series, so tests can compute expected values; a total is
+    the sum of the leaves of its area."""
+    if consumer_type == TOTAL:
+        leaves = [s for s in [*SERIES, COLD_START] if s[0] == area]
+        return sum((consumption_kwh(a, c, times) for a, c in leaves), np.zeros(len(times)))
+    base = 1000.0 * (1 + [*SERIES, COLD_START].index((area, consumer_type)))
     return base + 100.0 * np.sin(2 * np.pi * times.dt.hour.to_numpy() / 24)
+
+
+def _series_rows(area: str, consumer_type: str, times: pd.Series) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "datetime_utc": times,
+            "area": pd.Series([area] * len(times), dtype="string"),
+            "consumer_type": pd.Series([consumer_type] * len(times), dtype="string"),
+            "energy_consumption_kwh": consumption_kwh(area, consumer_type, times),
+        }
+    )
 
 
 def consumption_frame() -> pd.DataFrame:
     times = _times(LAST_HOUR - (HISTORY_HOURS - 1) * HOUR, HISTORY_HOURS)
-    frames = [
-        pd.DataFrame(
-            {
-                "datetime_utc": times,
-                "area": pd.Series([area] * len(times), dtype="string"),
-                "consumer_type": pd.Series([ct] * len(times), dtype="string"),
-                "energy_consumption_kwh": consumption_kwh(area, ct, times),
-            }
-        )
-        for area, ct in SERIES
-    ]
+    frames = [_series_rows(area, ct, times) for area, ct in SERIES]
+    frames.append(_series_rows(*COLD_START, times.iloc[-COLD_START_HOURS:].reset_index(drop=True)))
     return pd.concat(frames, ignore_index=True)
 
 
-def predictions_frame(made_at: datetime, model_version: int, scale: float) -> pd.DataFrame:
-    """One forecast per series as of `made_at`: `scale` times the true value, band +-10 %."""
+def catalogue_frame(consumption: pd.DataFrame) -> pd.DataFrame:
+    """The catalogue exactly as core builds it from the leaves seen in `consumption`."""
+    leaves = [
+        SeriesInfo(area, ct, consumer_type_label(ct), "ConsumptionDE35Hour")
+        for area, ct in [*SERIES, COLD_START]
+    ]
+    infos = with_totals(leaves, {"DK1": "DK", "DK2": "DK"})
+    frame, _ = catalogue_update(SERIES_GROUP.empty_frame(), infos, consumption, now=LAST_HOUR)
+    return frame
+
+
+def totals_frame(consumption: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataFrame:
+    """Bottom-up actuals of every parent, only for hours where all its known leaves have a value."""
+    totals = bottom_up(consumption, catalogue, ["energy_consumption_kwh"])
+    return complete_totals(totals, catalogue).dropna(subset=["energy_consumption_kwh"])
+
+
+def predictions_frame(
+    made_at: datetime,
+    model_version: int,
+    scale: float,
+    model_family: str | None = None,
+    series: list[tuple[str, str]] | None = None,
+) -> pd.DataFrame:
+    """One forecast per series as of `made_at`: `scale` times the true value, band +-10 %.
+
+    `model_family` None is a row as a release before the column existed wrote it."""
     targets = _times(made_at + HOUR, 24)
     frames = []
-    for area, ct in SERIES:
+    for area, ct in series or SERIES:
         point = consumption_kwh(area, ct, targets) * scale
         frames.append(
             pd.DataFrame(
@@ -96,17 +143,30 @@ def predictions_frame(made_at: datetime, model_version: int, scale: float) -> pd
                     "prediction_q90_kwh": point * 1.1,
                     "model_name": pd.Series([MODEL_NAME] * 24, dtype="string"),
                     "model_version": np.full(24, model_version, dtype="int64"),
+                    "model_family": pd.Series([model_family] * 24, dtype="string"),
                 }
             )
         )
     return pd.concat(frames, ignore_index=True)
 
 
+def bottom_up_predictions(leaf_rows: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataFrame:
+    """The parents' forecasts as batch prediction writes them: leaf forecasts summed by core."""
+    values = ["prediction_kwh", "prediction_q10_kwh", "prediction_q90_kwh"]
+    keys = ["datetime_utc", "forecast_made_at", "hours_ahead", "model_name", "model_version"]
+    totals = bottom_up(leaf_rows, catalogue, values, keys=keys).drop(columns="leaf_count")
+    return totals.assign(model_family=pd.Series(["bottom_up"] * len(totals), dtype="string"))
+
+
+MONITORED = [*SERIES, ("DK1", TOTAL)]
+
+
 def monitoring_frame() -> pd.DataFrame:
-    """48 target hours x 24 horizons x 3 series; the error grows with the horizon (1 % per hour)."""
+    """48 target hours x 24 horizons x 4 series (incl. DK1's total); the error grows with the
+    horizon (1 % per hour)."""
     targets = _times(LAST_HOUR - 47 * HOUR, 48)
     rows = []
-    for area, ct in SERIES:
+    for area, ct in MONITORED:
         actual = consumption_kwh(area, ct, targets)
         for hours_ahead in range(1, 25):
             prediction = actual * (1 + 0.01 * hours_ahead)
@@ -197,9 +257,21 @@ def alerts_frame() -> pd.DataFrame:
 
 
 def fill_store(store: FeatureStore) -> None:
-    store.insert(ENERGY_CONSUMPTION, consumption_frame())
+    consumption = consumption_frame()
+    catalogue = catalogue_frame(consumption)
+    store.insert(ENERGY_CONSUMPTION, consumption)
+    store.insert(SERIES_GROUP, catalogue)
+    store.insert(ENERGY_CONSUMPTION_TOTALS, totals_frame(consumption, catalogue))
     store.insert(PREDICTIONS, predictions_frame(LAST_HOUR - HOUR, model_version=1, scale=1.10))
-    store.insert(PREDICTIONS, predictions_frame(LAST_HOUR, model_version=2, scale=1.05))
+    leaves = pd.concat(
+        [
+            predictions_frame(LAST_HOUR, model_version=2, scale=1.05, model_family=MODEL_FAMILY),
+            predictions_frame(LAST_HOUR, 2, scale=1.0, model_family="seasonal_naive_24", series=[COLD_START]),
+        ],
+        ignore_index=True,
+    )
+    store.insert(PREDICTIONS, leaves)
+    store.insert(PREDICTIONS, bottom_up_predictions(leaves, catalogue))
     store.insert(MONITORING, monitoring_frame())
     store.insert(MONITORING_HOURLY, monitoring_hourly_frame())
     store.insert(MONITORING_HORIZON, monitoring_horizon_frame())

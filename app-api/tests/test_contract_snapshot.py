@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from energy_core.feature_store import open_feature_store
 from energy_core.registry import CHAMPION, open_registry
-from energy_core.schemas import AREAS, CONSUMER_TYPES, PREDICTIONS
+from energy_core.schemas import AREAS, CONSUMER_TYPES, ENERGY_CONSUMPTION, PREDICTIONS
 
 from .conftest import AppFactory, home_settings
 from .fuzzing import fuzz_app
@@ -48,9 +48,20 @@ def test_ready_names_the_champion_and_the_latest_data_and_forecast(real: TestCli
     assert ts(body["latest_forecast_at"]) <= ts(body["latest_data_at"])
 
 
-def test_catalog_lists_every_area_and_consumer_type(real: TestClient) -> None:
+def test_catalog_lists_every_area_and_consumer_type(real: TestClient, snapshot_home: Path) -> None:
+    leaves = open_feature_store(home_settings(snapshot_home)[0]).read(
+        ENERGY_CONSUMPTION, columns=["area", "consumer_type"]
+    )
     assert [a["code"] for a in real.get(f"{API}/areas").json()] == list(AREAS)
-    assert [c["code"] for c in real.get(f"{API}/consumer-types").json()] == list(CONSUMER_TYPES)
+    assert [c["code"] for c in real.get(f"{API}/consumer-types").json()] == sorted(set(leaves["consumer_type"]))
+
+
+def test_series_is_a_tree_with_the_country_and_area_totals_first(real: TestClient) -> None:
+    nodes = real.get(f"{API}/series").json()
+    ids = [n["id"] for n in nodes]
+    assert ids[:2] == ["DK|total", "DK1|total"] and "DK2|total" in ids
+    assert all(n["parent_id"] is None or n["parent_id"] in ids for n in nodes)
+    assert all(ids.index(n["parent_id"]) < ids.index(n["id"]) for n in nodes if n["parent_id"])
 
 
 def test_forecast_matches_the_latest_stored_run_and_history_is_contiguous(
@@ -77,10 +88,11 @@ def test_forecast_matches_the_latest_stored_run_and_history_is_contiguous(
 def test_every_series_in_the_store_has_a_forecast(real: TestClient) -> None:
     for area in AREAS:
         overview = real.get(f"{API}/areas/{area}/overview").json()
-        assert len(overview["series"]) == len(CONSUMER_TYPES)
+        in_catalogue = [n["consumer_type"] for n in real.get(f"{API}/series", params={"area": area}).json()]
+        assert [s["consumer_type"] for s in overview["series"]] == in_catalogue  # the total first
         for series in overview["series"]:
             assert series["forecast_next_24h_kwh"] > 0
-        for consumer_type in CONSUMER_TYPES[:5]:
+        for consumer_type in ["total", *CONSUMER_TYPES[:4]]:
             body = real.get(f"{API}/forecasts/{area}/{consumer_type}", params={"history_hours": 24}).json()
             assert len(body["history"]) == 24 and body["forecast"], (area, consumer_type)
 
@@ -124,4 +136,4 @@ def test_models_show_the_champion_with_backtest_metrics_and_lineage(real: TestCl
 def test_fuzzing_the_real_store_finds_no_server_error_or_schema_violation(
     make_app: AppFactory, snapshot_home: Path
 ) -> None:
-    assert fuzz_app(make_app(snapshot_home), max_examples=15) == 15
+    assert fuzz_app(make_app(snapshot_home), max_examples=15) == 17

@@ -128,3 +128,20 @@ def test_a_registry_outage_leaves_monitoring_readable_without_the_reference_line
     assert response.status_code == 200
     body = response.json()
     assert body["points"] and body["champion_version"] is None and body["backtest_wape"] is None
+
+
+def test_a_parent_total_is_monitored_like_any_series(client: TestClient) -> None:
+    rows = client.get(f"{MONITORING}/series/DK1/total", params={"hours_ahead": 1}).json()
+    assert len(rows) == 48 and rows[0]["pct_error"] == pytest.approx(0.01)
+
+
+def test_monitoring_a_series_the_catalogue_does_not_know_is_404_and_a_malformed_key_422(client: TestClient) -> None:
+    assert client.get(f"{MONITORING}/series/DK2/112").status_code == 404
+    assert client.get(f"{MONITORING}/series/DK2/a%20b").status_code == 422
+
+
+def test_ranking_labels_come_from_the_catalogue(client: TestClient) -> None:
+    body = client.get(f"{MONITORING}/ranking", params={"limit": 200}).json()
+    labels = {(r["area"], r["consumer_type"]): r["label"] for r in body}
+    assert labels[("DK1", "111")] == "Consumer type 111"
+    assert labels[("DK1", "total")].startswith("DK1") and labels[("DK1", "total")].endswith("· all consumers")

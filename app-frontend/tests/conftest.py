@@ -25,14 +25,55 @@ Mode = Literal["full", "not_ready", "empty_lists"]
 LAST_HOUR = datetime(2023, 1, 24, 22, tzinfo=UTC)
 AREAS = {"DK1": "West Denmark", "DK2": "East Denmark"}
 CONSUMER_TYPES = {"111": "Households", "112": "Agriculture", "999": "Other"}
+COLD_START = ("DK2", "999")  # a brand-new series, forecast by the seasonal-naive fallback
+TOTAL_LABELS = {"DK": "Denmark · all consumers", "DK1": "DK1 · all consumers", "DK2": "DK2 · all consumers"}
 
 
 def _iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _node(area: str, consumer_type: str, level: str, parent: str | None, label: str) -> dict[str, Any]:
+    return {
+        "id": f"{area}|{consumer_type}",
+        "area": area,
+        "area_label": {"DK": "Denmark", **AREAS}[area],
+        "consumer_type": consumer_type,
+        "level": level,
+        "parent_id": parent,
+        "label": label,
+        "unit": "kWh",
+        "source_dataset": "ConsumptionDE35Hour",
+        "first_seen_utc": "2023-01-01T00:00:00Z",
+        "last_seen_utc": _iso(LAST_HOUR),
+        "status": "active",
+    }
+
+
+def fake_series() -> list[dict[str, Any]]:
+    """The catalogue in the API's tree order: country total, then per area its total and leaves."""
+    nodes = [_node("DK", "total", "country", None, TOTAL_LABELS["DK"])]
+    for area in AREAS:
+        nodes.append(_node(area, "total", "area", "DK|total", TOTAL_LABELS[area]))
+        nodes += [_node(area, ct, "leaf", f"{area}|total", label) for ct, label in CONSUMER_TYPES.items()]
+    return nodes
+
+
+def _label(area: str, consumer_type: str) -> str:
+    return TOTAL_LABELS[area] if consumer_type == "total" else CONSUMER_TYPES[consumer_type]
+
+
+def _family(area: str, consumer_type: str) -> str:
+    if consumer_type == "total":
+        return "bottom_up"
+    return "seasonal_naive_24" if (area, consumer_type) == COLD_START else "lightgbm"
+
+
 def _consumption(area: str, consumer_type: str, t: datetime) -> float:
-    """A deterministic daily cycle, different per series, so charts have real shape."""
+    """A deterministic daily cycle, different per series, so charts have real shape; totals add up."""
+    if consumer_type == "total":
+        areas = list(AREAS) if area == "DK" else [area]
+        return round(sum(_consumption(a, ct, t) for a in areas for ct in CONSUMER_TYPES), 1)
     level = 10_000.0 * (1 + list(AREAS).index(area)) * (1 + list(CONSUMER_TYPES).index(consumer_type))
     return round(level * (1 + 0.3 * math.sin(2 * math.pi * t.hour / 24)), 1)
 
@@ -53,15 +94,18 @@ def fake_forecast(area: str, consumer_type: str, history_hours: int) -> dict[str
                 "prediction_kwh": value,
                 "prediction_q10_kwh": value * 0.9,
                 "prediction_q90_kwh": value * 1.1,
+                "model_family": _family(area, consumer_type),
             }
         )
     return {
         "area": area,
         "consumer_type": consumer_type,
-        "consumer_type_label": CONSUMER_TYPES[consumer_type],
+        "consumer_type_label": _label(area, consumer_type),
         "forecast_made_at": _iso(LAST_HOUR),
         "model_name": "energy-consumption-forecaster",
         "model_version": 3,
+        "model_family": _family(area, consumer_type),
+        "cold_start": (area, consumer_type) == COLD_START,
         "latest_data_at": _iso(LAST_HOUR),
         "history": history,
         "forecast": forecast,
@@ -69,10 +113,12 @@ def fake_forecast(area: str, consumer_type: str, history_hours: int) -> dict[str
 
 
 def fake_overview(area: str) -> dict[str, Any]:
+    """The area's total first, then its leaves (the country has only its total)."""
+    leaves = {} if area == "DK" else CONSUMER_TYPES
     series = []
-    for i, (code, label) in enumerate(CONSUMER_TYPES.items()):
+    for i, (code, label) in enumerate({"total": TOTAL_LABELS[area], **leaves}.items()):
         last_week = 240_000.0 * (i + 1)
-        change = (-4.0, 2.5, 7.5)[i]
+        change = (1.0, -4.0, 2.5, 7.5)[i]
         series.append(
             {
                 "consumer_type": code,
@@ -80,6 +126,7 @@ def fake_overview(area: str) -> dict[str, Any]:
                 "forecast_next_24h_kwh": last_week * (1 + change / 100),
                 "same_hours_last_week_kwh": last_week,
                 "expected_change_pct": change,
+                "model_family": _family(area, code),
             }
         )
     return {"area": area, "forecast_made_at": _iso(LAST_HOUR), "model_version": 3, "series": series}
@@ -92,12 +139,19 @@ def build_fake_api(mode: Mode) -> FastAPI:
     no_data = HTTPException(503, detail="no forecasts in the feature store yet")
 
     def known(area: str, consumer_type: str | None = None) -> None:
-        if area not in AREAS or (consumer_type is not None and consumer_type not in CONSUMER_TYPES):
-            raise HTTPException(404, detail=f"unknown series; valid values: {list(AREAS)}")
+        ids = {n["id"] for n in fake_series()}
+        if area not in {i.split("|")[0] for i in ids} or (
+            consumer_type is not None and f"{area}|{consumer_type}" not in ids
+        ):
+            raise HTTPException(404, detail=f"unknown series; valid values: {sorted(ids)}")
 
     @app.get("/api/v1/health")
     def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/api/v1/series")
+    def series() -> list[dict[str, Any]]:
+        return [] if mode == "empty_lists" else fake_series()
 
     @app.get("/api/v1/areas")
     def areas() -> list[dict[str, str]]:

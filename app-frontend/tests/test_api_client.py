@@ -15,13 +15,16 @@ from energy_frontend.api_client import (
     ApiError,
     ApiUnavailable,
     NoData,
+    area_choices,
     fetch_areas,
     fetch_consumer_types,
     fetch_forecast,
     fetch_overview,
+    fetch_series,
     forecast_frame,
     history_frame,
     overview_frame,
+    series_in_area,
 )
 
 
@@ -54,7 +57,29 @@ def test_forecast_frames_are_utc_and_sorted(full_api) -> None:
 def test_overview_frame_carries_the_area(full_api) -> None:
     frame = overview_frame(fetch_overview(api_at(full_api.url), "DK2"))
     assert set(frame["area"]) == {"DK2"}
-    assert frame["expected_change_pct"].tolist() == [-4.0, 2.5, 7.5]
+    assert frame["consumer_type"].tolist() == ["total", "111", "112", "999"]
+    assert frame["expected_change_pct"].tolist() == [1.0, -4.0, 2.5, 7.5]
+
+
+def test_series_come_as_a_tree_the_pickers_keep_in_order(full_api) -> None:
+    nodes = fetch_series(api_at(full_api.url))
+    assert area_choices(nodes) == {"DK": "Denmark", "DK1": "West Denmark", "DK2": "East Denmark"}
+    dk2 = series_in_area(nodes, "DK2")
+    assert list(dk2) == ["DK2|total", "DK2|111", "DK2|112", "DK2|999"]
+    assert (dk2["DK2|total"].level, dk2["DK2|total"].parent_id) == ("area", "DK|total")
+
+
+def test_forecast_carries_the_cold_start_flag_and_model_family(full_api) -> None:
+    series = fetch_forecast(api_at(full_api.url), "DK2", "999")
+    assert (series.cold_start, series.model_family) == (True, "seasonal_naive_24")
+    assert set(forecast_frame(series)["model_family"]) == {"seasonal_naive_24"}
+
+
+def test_an_empty_catalogue_is_no_data() -> None:
+    """Mocked transport: the answer of an API over a store nothing was ingested into."""
+    api = mock_api(httpx.MockTransport(lambda request: httpx.Response(200, json=[])))
+    with pytest.raises(NoData, match="returned no series"):
+        fetch_series(api)
 
 
 def test_closed_port_is_api_unavailable(closed_port_url: str) -> None:

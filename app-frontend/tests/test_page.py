@@ -36,12 +36,37 @@ def figures(page: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in page.get("plotly_chart")]
 
 
-def test_selectors_have_labels_and_list_the_api_choices(monkeypatch, full_api) -> None:
+def test_pickers_offer_the_series_tree_with_labels_country_and_totals_first(monkeypatch, full_api) -> None:
     page = run_page(monkeypatch, full_api.url)
-    area, consumer_type = page.selectbox(key="area"), page.selectbox(key="consumer_type")
-    assert area.label == "Price area" and area.options == ["DK1 — West Denmark", "DK2 — East Denmark"]
-    assert consumer_type.label == "Consumer type" and consumer_type.value == "111"
-    assert len(consumer_type.options) == 3
+    area, series = page.selectbox(key="area"), page.selectbox(key="series")
+    assert area.label == "Area" and area.options == ["DK — Denmark", "DK1 — West Denmark", "DK2 — East Denmark"]
+    assert series.label == "Series" and series.options == ["Denmark · all consumers"]
+    page.selectbox(key="area").select("DK1").run()
+    assert page.selectbox(key="series").options == [
+        "DK1 · all consumers",
+        "Households",
+        "Agriculture",
+        "Other",
+    ]
+
+
+def test_the_default_choice_is_the_country_total_with_a_real_forecast(monkeypatch, full_api) -> None:
+    page = run_page(monkeypatch, full_api.url)
+    forecast = figures(page)[0]
+    assert forecast["layout"]["title"]["text"] == "Denmark · all consumers"
+    assert len(forecast["data"][2]["x"]) == 24
+    assert any("total: sum of its series" in m.value for m in page.markdown)
+    assert not any("cold start" in m.value for m in page.markdown)
+
+
+def test_a_cold_start_series_shows_the_seasonal_naive_badge(monkeypatch, full_api) -> None:
+    page = run_page(monkeypatch, full_api.url)
+    page.selectbox(key="area").select("DK2").run()
+    page.selectbox(key="series").select("DK2|999").run()
+    assert not page.exception
+    assert any("cold start: seasonal naive" in m.value for m in page.markdown)
+    page.selectbox(key="series").select("DK2|111").run()
+    assert not any("cold start" in m.value for m in page.markdown)
 
 
 def test_page_shows_forecast_chart_heatmap_metrics_and_download(monkeypatch, full_api) -> None:
@@ -49,7 +74,8 @@ def test_page_shows_forecast_chart_heatmap_metrics_and_download(monkeypatch, ful
     forecast, heatmap = figures(page)
     assert [t["name"] for t in forecast["data"]] == ["Observed", "10–90 % interval", "Forecast"]
     assert len(forecast["data"][0]["x"]) == 168 and len(forecast["data"][2]["x"]) == 24
-    assert heatmap["data"][0]["type"] == "heatmap" and heatmap["data"][0]["y"] == ["DK1", "DK2"]
+    assert heatmap["data"][0]["type"] == "heatmap" and heatmap["data"][0]["y"] == ["DK", "DK1", "DK2"]
+    assert "total" in heatmap["data"][0]["x"]
     assert {m.label: m.value for m in page.metric}["Model version"] == "v3"
     assert {m.label for m in page.metric} >= {"Forecast made as of", "Next 24 h total"}
     assert page.get("download_button")[0].label == "Download the data shown (CSV)"
@@ -59,8 +85,8 @@ def test_page_shows_forecast_chart_heatmap_metrics_and_download(monkeypatch, ful
 
 def test_choosing_another_series_redraws_the_chart_for_it(monkeypatch, full_api) -> None:
     page = run_page(monkeypatch, full_api.url)
-    page.selectbox(key="area").select("DK2")
-    page.selectbox(key="consumer_type").select("999").run()
+    page.selectbox(key="area").select("DK2").run()
+    page.selectbox(key="series").select("DK2|999").run()
     forecast = figures(page)[0]
     assert forecast["layout"]["title"]["text"].startswith("DK2 (East Denmark) · 999 — Other")
 
@@ -76,4 +102,3 @@ def test_empty_store_shows_the_no_forecasts_hint(monkeypatch, empty_api) -> None
     page = run_page(monkeypatch, empty_api.url)
     assert len(page.info) == 1 and page.info[0].value.startswith("No forecasts yet — run `make pipeline`")
     assert not page.error and not page.get("plotly_chart")
-    assert page.selectbox(key="area").label == "Price area"

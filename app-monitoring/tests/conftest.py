@@ -25,7 +25,34 @@ Mode = Literal["full", "not_ready", "empty_lists"]
 LAST_HOUR = datetime(2023, 1, 24, 22, tzinfo=UTC)
 AREAS = {"DK1": "West Denmark", "DK2": "East Denmark"}
 CONSUMER_TYPES = {"111": "Households", "112": "Agriculture", "999": "Other"}
+TOTAL_LABELS = {"DK": "Denmark · all consumers", "DK1": "DK1 · all consumers", "DK2": "DK2 · all consumers"}
 HOURS = 48
+
+
+def _node(area: str, consumer_type: str, level: str, parent: str | None, label: str) -> dict[str, Any]:
+    return {
+        "id": f"{area}|{consumer_type}",
+        "area": area,
+        "area_label": {"DK": "Denmark", **AREAS}[area],
+        "consumer_type": consumer_type,
+        "level": level,
+        "parent_id": parent,
+        "label": label,
+        "unit": "kWh",
+        "source_dataset": "ConsumptionDE35Hour",
+        "first_seen_utc": "2023-01-01T00:00:00Z",
+        "last_seen_utc": iso(LAST_HOUR),
+        "status": "active",
+    }
+
+
+def fake_catalogue() -> list[dict[str, Any]]:
+    """The catalogue in the API's tree order: country total, then per area its total and leaves."""
+    nodes = [_node("DK", "total", "country", None, TOTAL_LABELS["DK"])]
+    for area in AREAS:
+        nodes.append(_node(area, "total", "area", "DK|total", TOTAL_LABELS[area]))
+        nodes += [_node(area, ct, "leaf", f"{area}|total", label) for ct, label in CONSUMER_TYPES.items()]
+    return nodes
 
 
 def iso(t: datetime) -> str:
@@ -136,6 +163,10 @@ def build_fake_api(mode: Mode) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/api/v1/series")
+    def catalogue() -> list[dict[str, Any]]:
+        return [] if empty else fake_catalogue()
+
     @app.get("/api/v1/areas")
     def areas() -> list[dict[str, str]]:
         return [{"code": c, "label": label} for c, label in AREAS.items()]
@@ -156,8 +187,9 @@ def build_fake_api(mode: Mode) -> FastAPI:
 
     @app.get("/api/v1/monitoring/series/{area}/{consumer_type}")
     def series(area: str, consumer_type: str, hours_ahead: int | None = None) -> list[dict[str, Any]]:
-        if area not in AREAS or consumer_type not in CONSUMER_TYPES:
-            raise HTTPException(404, detail=f"unknown series; valid values: {list(AREAS)}")
+        ids = [n["id"] for n in fake_catalogue()]
+        if f"{area}|{consumer_type}" not in ids:
+            raise HTTPException(404, detail=f"unknown series; valid values: {ids}")
         ready()
         return [] if empty else fake_series(area, consumer_type, hours_ahead)
 

@@ -14,13 +14,16 @@ from energy_monitoring_app.api_client import (
     ApiUnavailable,
     NoData,
     Window,
+    area_choices,
     checks_frame,
     fetch_alerts,
     fetch_error_timeline,
     fetch_horizon_errors,
     fetch_models,
     fetch_ranking,
+    fetch_series,
     fetch_series_errors,
+    series_in_area,
     timeline_frame,
 )
 
@@ -93,3 +96,14 @@ def test_unknown_status_value_breaks_the_contract_by_name() -> None:
     transport = httpx.MockTransport(lambda r: httpx.Response(200, json=body))
     with pytest.raises(ApiError, match=r"monitoring/alerts broke the API contract[\s\S]*status"):
         fetch_alerts(Api("http://api.invalid", 1, transport=transport))
+
+
+def test_series_come_as_a_tree_the_pickers_keep_in_order(full_api) -> None:
+    nodes = fetch_series(api_at(full_api.url))
+    assert area_choices(nodes) == {"DK": "Denmark", "DK1": "West Denmark", "DK2": "East Denmark"}
+    assert list(series_in_area(nodes, "DK1")) == ["DK1|total", "DK1|111", "DK1|112", "DK1|999"]
+    assert series_in_area(nodes, "DK")["DK|total"].level == "country"
+
+
+def test_a_parent_total_is_monitored_like_any_series(full_api) -> None:
+    assert not fetch_series_errors(api_at(full_api.url), "DK1", "total", DEFAULT).empty

@@ -58,7 +58,7 @@ def test_every_panel_is_drawn(monkeypatch, full_api) -> None:
     assert titles(page) == [
         "Hourly error across all series",
         "Error by hours ahead",
-        "DK1 · 111 — Households",
+        "DK|total — Denmark · all consumers",
         "Model timeline: champion tenures (bars) and registrations (◆)",
     ]
     assert {m.label: m.value for m in page.metric} == {
@@ -74,15 +74,23 @@ def test_every_panel_is_drawn(monkeypatch, full_api) -> None:
 
 def test_series_selectors_have_labels_and_default_to_the_latest_forecast(monkeypatch, full_api) -> None:
     page = run_page(monkeypatch, full_api.url)
-    assert [s.label for s in page.selectbox] == ["Price area", "Consumer type", "Forecast horizon"]
+    assert [s.label for s in page.selectbox] == ["Area", "Series", "Forecast horizon"]
+    assert page.selectbox(key="area").options == ["DK — Denmark", "DK1 — West Denmark", "DK2 — East Denmark"]
     assert forecast_horizons(page) == {1}
+
+
+def test_an_areas_series_are_offered_with_labels_and_its_total_first(monkeypatch, full_api) -> None:
+    page = run_page(monkeypatch, full_api.url)
+    page.selectbox(key="area").select("DK2").run()
+    assert page.selectbox(key="series").options == ["DK2 · all consumers", "Households", "Agriculture", "Other"]
 
 
 def test_choosing_a_horizon_and_series_redraws_for_them(monkeypatch, full_api) -> None:
     page = run_page(monkeypatch, full_api.url)
-    page.selectbox(key="area").select("DK2")
+    page.selectbox(key="area").select("DK2").run()
+    page.selectbox(key="series").select("DK2|111")
     page.selectbox(key="hours_ahead").select(2).run()
-    assert titles(page)[2] == "DK2 · 111 — Households"
+    assert titles(page)[2] == "DK2|111 — Households"
     assert forecast_horizons(page) == {2}
 
 

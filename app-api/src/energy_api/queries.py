@@ -20,12 +20,17 @@ from energy_core.feature_store import FeatureGroupNotFound, FeatureStore
 from energy_core.schemas import (
     ALERTS,
     ENERGY_CONSUMPTION,
+    ENERGY_CONSUMPTION_TOTALS,
     MONITORING,
     MONITORING_HORIZON,
     MONITORING_HOURLY,
     PREDICTIONS,
+    SERIES,
+    TOTAL,
     FeatureGroupSpec,
+    consumer_type_label,
 )
+from energy_core.series import LEAF, read_catalogue
 
 # Forecasts made this long before the newest data hour are found by a windowed read; older
 # ones need a full read of the series (rare: a stalled batch pipeline).
@@ -57,10 +62,54 @@ def latest_time(frame: pd.DataFrame, column: str) -> datetime | None:
     return None if pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
 
+# -- the series catalogue -------------------------------------------------------------------------
+def catalogue(store: FeatureStore) -> pd.DataFrame:
+    """The `series` catalogue; for a store written before it existed, the leaves of `energy_consumption`.
+
+    The fallback keeps an old store browsable (no totals, labels from core) instead of answering
+    404 for every series until the feature pipeline has rebuilt the catalogue.
+    """
+    frame = read_catalogue(store)
+    return frame if not frame.empty else derived_catalogue(store)
+
+
+def derived_catalogue(store: FeatureStore) -> pd.DataFrame:
+    """Catalogue rows (leaves only) for every series `energy_consumption` has rows for."""
+    spans = read_or_empty(store, ENERGY_CONSUMPTION, columns=["area", "consumer_type", "datetime_utc"])
+    spans = spans.groupby(["area", "consumer_type"], as_index=False, observed=True)["datetime_utc"].agg(
+        first_seen_utc="min", last_seen_utc="max"
+    )
+    rows = spans.assign(
+        registered_at=spans["first_seen_utc"],
+        level=LEAF,
+        parent_id=None,
+        label=[consumer_type_label(str(c)) for c in spans["consumer_type"]],
+        unit="kWh",
+        source_dataset=None,
+        status="active",
+        attributes=None,
+    )
+    return rows.reindex(columns=list(SERIES.columns))
+
+
 # -- consumption ---------------------------------------------------------------------------------
+def actuals_group(consumer_type: str) -> FeatureGroupSpec:
+    """Where a series' observations live: leaves in energy_consumption, parent totals beside it."""
+    return ENERGY_CONSUMPTION_TOTALS if consumer_type == TOTAL else ENERGY_CONSUMPTION
+
+
 def series_catalog(store: FeatureStore) -> pd.DataFrame:
-    """One row per series with data: `area`, `consumer_type`, `latest_data_at`."""
-    frame = read_or_empty(store, ENERGY_CONSUMPTION, columns=["area", "consumer_type", "datetime_utc"])
+    """One row per leaf series with data: `area`, `consumer_type`, `latest_data_at`."""
+    return _latest_per_series(store, ENERGY_CONSUMPTION)
+
+
+def totals_catalog(store: FeatureStore) -> pd.DataFrame:
+    """One row per parent total with (complete, bottom-up) actuals: `area`, `consumer_type`, `latest_data_at`."""
+    return _latest_per_series(store, ENERGY_CONSUMPTION_TOTALS)
+
+
+def _latest_per_series(store: FeatureStore, group: FeatureGroupSpec) -> pd.DataFrame:
+    frame = read_or_empty(store, group, columns=["area", "consumer_type", "datetime_utc"])
     return frame.groupby(["area", "consumer_type"], as_index=False, observed=True).agg(
         latest_data_at=("datetime_utc", "max")
     )
@@ -70,7 +119,7 @@ def history(store: FeatureStore, area: str, consumer_type: str, last_hour: datet
     """The `hours` observed hours ending with `last_hour` (inclusive), oldest first."""
     frame = read_or_empty(
         store,
-        ENERGY_CONSUMPTION,
+        actuals_group(consumer_type),
         start=last_hour - (hours - 1) * HOUR,
         end=last_hour + HOUR,
         filters={"area": area, "consumer_type": consumer_type},
@@ -80,15 +129,14 @@ def history(store: FeatureStore, area: str, consumer_type: str, last_hour: datet
 
 
 def actuals(store: FeatureStore, area: str, start: datetime, end: datetime) -> pd.DataFrame:
-    """Observed consumption of every series of `area` in [start, end)."""
-    return read_or_empty(
-        store,
-        ENERGY_CONSUMPTION,
-        start=start,
-        end=end,
-        filters={"area": area},
-        columns=["consumer_type", "datetime_utc", "energy_consumption_kwh"],
-    )
+    """Observed consumption of every series of `area` (its leaves and its total) in [start, end)."""
+    columns = ["consumer_type", "datetime_utc", "energy_consumption_kwh"]
+    frames = [
+        read_or_empty(store, group, start=start, end=end, filters={"area": area}, columns=columns)
+        for group in (ENERGY_CONSUMPTION, ENERGY_CONSUMPTION_TOTALS)
+    ]
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else ENERGY_CONSUMPTION.empty_frame()[columns]
 
 
 # -- predictions ---------------------------------------------------------------------------------

@@ -21,7 +21,15 @@ import httpx
 import pandas as pd
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from energy_core.api_models import AreaOverview, CodeLabel, Forecast, ForecastPoint, HistoryPoint, SeriesOverview
+from energy_core.api_models import (
+    AreaOverview,
+    CodeLabel,
+    Forecast,
+    ForecastPoint,
+    HistoryPoint,
+    SeriesNode,
+    SeriesOverview,
+)
 
 API_PREFIX = "/api/v1"
 
@@ -117,6 +125,25 @@ def _non_empty(path: str, items: list[T], what: str) -> list[T]:
     if not items:
         raise NoData(f"GET {path} returned no {what}")
     return items
+
+
+def fetch_series(api: Api) -> list[SeriesNode]:
+    """The series catalogue in the API's tree order (country total, then per area its total first).
+
+    Raises NoData when the API knows no series yet.
+    """
+    path = "/series"
+    return _non_empty(path, _parse(path, get_json(api, path), list[SeriesNode]), "series")
+
+
+def area_choices(nodes: Sequence[SeriesNode]) -> dict[str, str]:
+    """Area code -> label, in the catalogue's order (so the country comes first)."""
+    return {node.area: node.area_label for node in nodes}
+
+
+def series_in_area(nodes: Sequence[SeriesNode], area: str) -> dict[str, SeriesNode]:
+    """Series id -> node for one area, in the catalogue's order (its total first)."""
+    return {node.id: node for node in nodes if node.area == area}
 
 
 def fetch_areas(api: Api) -> list[CodeLabel]:

@@ -14,20 +14,21 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from energy_core.api_models import AreaOverview, CodeLabel, Forecast
+from energy_core.api_models import BOTTOM_UP_FAMILY, AreaOverview, Forecast, SeriesNode
 from energy_core.settings import DashboardSettings, SettingsError, load
 from energy_frontend.api_client import (
     Api,
     ApiError,
     ApiUnavailable,
     NoData,
-    fetch_areas,
-    fetch_consumer_types,
+    area_choices,
     fetch_forecast,
     fetch_overview,
+    fetch_series,
     forecast_frame,
     history_frame,
     overview_frame,
+    series_in_area,
 )
 from energy_frontend.charts import change_heatmap, forecast_figure
 from energy_frontend.export import shown_table, to_csv_bytes
@@ -69,9 +70,8 @@ def main() -> None:
     url, timeout, ttl = settings.api_url, settings.request_timeout_s, settings.cache_ttl_s
 
     @st.cache_data(ttl=ttl, show_spinner=False)
-    def cached_choices(base_url: str, timeout_s: float) -> tuple[list[CodeLabel], list[CodeLabel]]:
-        api = Api(base_url, timeout_s)
-        return fetch_areas(api), fetch_consumer_types(api)
+    def cached_series(base_url: str, timeout_s: float) -> list[SeriesNode]:
+        return fetch_series(Api(base_url, timeout_s))
 
     @st.cache_data(ttl=ttl, show_spinner="Loading the forecast…")
     def cached_forecast(base_url: str, timeout_s: float, area: str, consumer_type: str) -> Forecast:
@@ -82,27 +82,45 @@ def main() -> None:
         return fetch_overview(Api(base_url, timeout_s), area)
 
     with api_problems_shown(url):
-        areas, consumer_types = cached_choices(url, timeout)
-    area_labels = {a.code: a.label for a in areas}
-    type_labels = {c.code: c.label for c in consumer_types}
+        nodes = cached_series(url, timeout)
     with st.sidebar:
-        area = st.selectbox(
-            "Price area", list(area_labels), format_func=lambda c: f"{c} — {area_labels[c]}", key="area"
-        )
-        consumer_type = st.selectbox(
-            "Consumer type",
-            list(type_labels),
-            format_func=lambda c: f"{c} — {type_labels[c]}",
-            key="consumer_type",
-        )
+        node = series_picker(nodes)
         st.caption(ATTRIBUTION)
+    area_labels = area_choices(nodes)
 
     with api_problems_shown(url):
-        series = cached_forecast(url, timeout, area, consumer_type)
-    render_forecast(series, area_labels[area])
+        series = cached_forecast(url, timeout, node.area, node.consumer_type)
+    render_forecast(series, area_labels[node.area])
     st.divider()
     with api_problems_shown(url, stop=False):
-        render_overview([cached_overview(url, timeout, code) for code in area_labels], area)
+        render_overview([cached_overview(url, timeout, code) for code in area_labels], node.area)
+
+
+def area_option(code: str, label: str) -> str:
+    return code if label == code else f"{code} — {label}"
+
+
+def series_picker(nodes: list[SeriesNode]) -> SeriesNode:
+    """Two linked selects: the area (the country first), then its series (its total first)."""
+    areas = area_choices(nodes)
+    area = st.selectbox("Area", list(areas), format_func=lambda c: area_option(c, areas[c]), key="area")
+    in_area = series_in_area(nodes, area)
+    chosen = st.selectbox("Series", list(in_area), format_func=lambda i: in_area[i].label, key="series")
+    return in_area[chosen]
+
+
+def model_badge(series: Forecast) -> tuple[str, str, str] | None:
+    """(text, colour, explanation) of the badge saying how the forecast was made, when it is not the model."""
+    if series.cold_start:
+        return (
+            "cold start: seasonal naive",
+            "orange",
+            "This series has less history than the model needs, so it is forecast by repeating the "
+            "same hour of the previous day until enough history has accumulated.",
+        )
+    if series.model_family == BOTTOM_UP_FAMILY:
+        return ("total: sum of its series", "blue", "The forecasts of the series below it, added up (bottom-up).")
+    return None
 
 
 def render_forecast(series: Forecast, area_label: str) -> None:
@@ -120,7 +138,14 @@ def render_forecast(series: Forecast, area_label: str) -> None:
         st.badge(freshness.label, color=freshness.colour, help=freshness.explanation)
         if freshness.is_replay:
             st.caption("Replaying the historical snapshot (demo).")
-    title = f"{series.area} ({area_label}) · {series.consumer_type} — {series.consumer_type_label}"
+        badge = model_badge(series)
+        if badge is not None:
+            st.badge(badge[0], color=badge[1], help=badge[2])
+    title = (
+        series.consumer_type_label
+        if series.consumer_type == "total"
+        else f"{series.area} ({area_label}) · {series.consumer_type} — {series.consumer_type_label}"
+    )
     st.plotly_chart(forecast_figure(history_frame(series), forecast, title), width="stretch")
     st.download_button(
         "Download the data shown (CSV)",
@@ -133,7 +158,7 @@ def render_forecast(series: Forecast, area_label: str) -> None:
 
 def render_overview(overviews: list[AreaOverview], selected_area: str) -> None:
     """The heatmap over every series, then the selected area's series as a sortable table."""
-    st.subheader("All consumer types: expected change against last week")
+    st.subheader("All series: expected change against last week")
     frame = pd.concat([overview_frame(o) for o in overviews], ignore_index=True)
     st.plotly_chart(change_heatmap(frame), width="stretch")
     table = frame[frame["area"] == selected_area].sort_values("expected_change_pct", ascending=False)
@@ -141,8 +166,9 @@ def render_overview(overviews: list[AreaOverview], selected_area: str) -> None:
         table.drop(columns=["area"]),
         hide_index=True,
         column_config={
-            "consumer_type": st.column_config.TextColumn("Type"),
-            "label": st.column_config.TextColumn("Consumer type"),
+            "consumer_type": st.column_config.TextColumn("Key"),
+            "label": st.column_config.TextColumn("Series"),
+            "model_family": st.column_config.TextColumn("Forecast by"),
             "forecast_next_24h_kwh": st.column_config.NumberColumn("Next 24 h (kWh)", format="%,.0f"),
             "same_hours_last_week_kwh": st.column_config.NumberColumn("Same hours last week (kWh)", format="%,.0f"),
             "expected_change_pct": st.column_config.NumberColumn("Change (%)", format="%+.1f"),

@@ -14,6 +14,7 @@ Three failure kinds, because the page reacts differently to each:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -31,6 +32,7 @@ from energy_core.api_models import (
     ModelVersion,
     MonitoringMetrics,
     SeriesErrorPoint,
+    SeriesNode,
     SeriesRank,
 )
 
@@ -138,6 +140,23 @@ def _non_empty(path: str, items: list[T], what: str) -> list[T]:
 
 def _rows_frame(path: str, payload: Any, model: type[BaseModel], what: str) -> pd.DataFrame:
     return _frame(_non_empty(path, _parse(path, payload, list[model]), what), model)  # type: ignore[valid-type]
+
+
+def fetch_series(api: Api) -> list[SeriesNode]:
+    """The series catalogue in the API's tree order (country total, then per area its total first)."""
+    path = "/series"
+    result: list[SeriesNode] = _parse(path, get_json(api, path), list[SeriesNode])
+    return _non_empty(path, result, "series")
+
+
+def area_choices(nodes: Sequence[SeriesNode]) -> dict[str, str]:
+    """Area code -> label, in the catalogue's order (so the country comes first)."""
+    return {node.area: node.area_label for node in nodes}
+
+
+def series_in_area(nodes: Sequence[SeriesNode], area: str) -> dict[str, SeriesNode]:
+    """Series id -> node for one area, in the catalogue's order (its total first)."""
+    return {node.id: node for node in nodes if node.area == area}
 
 
 def fetch_areas(api: Api) -> list[CodeLabel]:

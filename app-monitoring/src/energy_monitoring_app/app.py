@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from energy_core.api_models import AlertStatus, CodeLabel, ModelVersion, MonitoringMetrics
+from energy_core.api_models import AlertStatus, ModelVersion, MonitoringMetrics, SeriesNode
 from energy_core.settings import DashboardSettings, SettingsError, load
 from energy_monitoring_app.api_client import (
     Api,
@@ -23,15 +23,16 @@ from energy_monitoring_app.api_client import (
     ApiUnavailable,
     NoData,
     Window,
+    area_choices,
     checks_frame,
     fetch_alerts,
-    fetch_areas,
-    fetch_consumer_types,
     fetch_error_timeline,
     fetch_horizon_errors,
     fetch_models,
     fetch_ranking,
+    fetch_series,
     fetch_series_errors,
+    series_in_area,
     timeline_frame,
 )
 from energy_monitoring_app.charts import (
@@ -94,9 +95,8 @@ def main() -> None:
         return fetch_alerts(Api(base_url, timeout_s))
 
     @st.cache_data(ttl=ttl, show_spinner=False)
-    def cached_choices(base_url: str, timeout_s: float) -> tuple[list[CodeLabel], list[CodeLabel]]:
-        api = Api(base_url, timeout_s)
-        return fetch_areas(api), fetch_consumer_types(api)
+    def cached_catalogue(base_url: str, timeout_s: float) -> list[SeriesNode]:
+        return fetch_series(Api(base_url, timeout_s))
 
     @st.cache_data(ttl=ttl, show_spinner=False)
     def cached_series(
@@ -126,12 +126,10 @@ def main() -> None:
 
     st.subheader("Predictions against actuals")
     with api_problems_shown(url, stop=False):
-        areas, consumer_types = cached_choices(url, timeout)
-        area, consumer_type, hours_ahead = series_selectors(areas, consumer_types)
-        points = cached_series(url, timeout, area, consumer_type, WINDOW, hours_ahead)
+        node, hours_ahead = series_selectors(cached_catalogue(url, timeout))
+        points = cached_series(url, timeout, node.area, node.consumer_type, WINDOW, hours_ahead)
         shown = latest_forecast_per_hour(points) if hours_ahead is None else points
-        label = {c.code: c.label for c in consumer_types}[consumer_type]
-        st.plotly_chart(actuals_figure(shown, f"{area} · {consumer_type} — {label}"), width="stretch")
+        st.plotly_chart(actuals_figure(shown, f"{node.id} — {node.label}"), width="stretch")
 
     st.subheader(f"Series ranked by recent error (worst {RANKING_LIMIT})")
     with api_problems_shown(url, stop=False):
@@ -180,23 +178,22 @@ def render_alerts(alerts: AlertStatus) -> None:
     )
 
 
-def series_selectors(areas: list[CodeLabel], consumer_types: list[CodeLabel]) -> tuple[str, str, int | None]:
-    area_labels = {a.code: a.label for a in areas}
-    type_labels = {c.code: c.label for c in consumer_types}
-    area_col, type_col, horizon_col = st.columns(3)
+def series_selectors(nodes: list[SeriesNode]) -> tuple[SeriesNode, int | None]:
+    """Area (the country first), then its series (its total first), then the horizon."""
+    areas = area_choices(nodes)
+    area_col, series_col, horizon_col = st.columns(3)
     area = area_col.selectbox(
-        "Price area", list(area_labels), format_func=lambda c: f"{c} — {area_labels[c]}", key="area"
+        "Area", list(areas), format_func=lambda c: c if areas[c] == c else f"{c} — {areas[c]}", key="area"
     )
-    consumer_type = type_col.selectbox(
-        "Consumer type", list(type_labels), format_func=lambda c: f"{c} — {type_labels[c]}", key="consumer_type"
-    )
+    in_area = series_in_area(nodes, area)
+    chosen = series_col.selectbox("Series", list(in_area), format_func=lambda i: in_area[i].label, key="series")
     horizon = horizon_col.selectbox(
         "Forecast horizon",
         [LATEST, *range(1, 25)],
         format_func=lambda h: h if h == LATEST else f"{h} h ahead",
         key="hours_ahead",
     )
-    return str(area), str(consumer_type), None if horizon == LATEST else int(horizon)
+    return in_area[chosen], None if horizon == LATEST else int(horizon)
 
 
 def render_ranking(ranking: pd.DataFrame) -> None:
@@ -205,8 +202,8 @@ def render_ranking(ranking: pd.DataFrame) -> None:
         hide_index=True,
         column_config={
             "area": st.column_config.TextColumn("Area"),
-            "consumer_type": st.column_config.TextColumn("Type"),
-            "label": st.column_config.TextColumn("Consumer type"),
+            "consumer_type": st.column_config.TextColumn("Key"),
+            "label": st.column_config.TextColumn("Series"),
             "wape": st.column_config.NumberColumn("WAPE", format="percent"),
             "mape": st.column_config.NumberColumn("MAPE", format="percent"),
             "mae_kwh": st.column_config.NumberColumn("MAE (kWh)", format="%,.0f"),

@@ -20,6 +20,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["ok", "warn", "alert"]
+SeriesLevel = Literal["leaf", "area", "country"]
+
+# What produced a forecast row (`predictions.model_family`) besides a trained model's own family.
+COLD_START_FAMILY = "seasonal_naive_24"
+BOTTOM_UP_FAMILY = "bottom_up"
 
 
 class _Model(BaseModel):
@@ -50,6 +55,27 @@ class CodeLabel(_Model):
     label: str
 
 
+class SeriesNode(_Model):
+    """One entry of the series catalogue: a leaf a source measures, or a bottom-up parent total.
+
+    `/series` lists nodes in tree order (country totals, then per area its total before its
+    leaves), so a picker can keep the order it receives.
+    """
+
+    id: str = Field(description="'<area>|<consumer_type>'")
+    area: str
+    area_label: str = Field(description="Human name of the area (or country) the series belongs to")
+    consumer_type: str = Field(description="Leaf key within the area, or 'total' for a parent")
+    level: SeriesLevel
+    parent_id: str | None = Field(description="Id of the parent total; null for a root")
+    label: str
+    unit: str
+    source_dataset: str | None
+    first_seen_utc: datetime | None
+    last_seen_utc: datetime | None
+    status: str = Field(description="active or retired")
+
+
 class SeriesOverview(_Model):
     consumer_type: str
     label: str
@@ -58,6 +84,7 @@ class SeriesOverview(_Model):
         description="Actual consumption 168 h before the forecast hours; null unless every hour is known"
     )
     expected_change_pct: float | None
+    model_family: str | None = Field(default=None, description="What produced the forecast (see Forecast.model_family)")
 
 
 class AreaOverview(_Model):
@@ -78,6 +105,7 @@ class ForecastPoint(_Model):
     prediction_kwh: float
     prediction_q10_kwh: float | None
     prediction_q90_kwh: float | None
+    model_family: str | None = Field(default=None, description="What produced this row (see Forecast)")
 
 
 class Forecast(_Model):
@@ -90,6 +118,18 @@ class Forecast(_Model):
     latest_data_at: datetime | None
     history: list[HistoryPoint]
     forecast: list[ForecastPoint]
+    model_family: str | None = Field(
+        default=None,
+        description=(
+            "What produced the latest forecast: the model's family (lightgbm..., nhits...), "
+            f"'{COLD_START_FAMILY}' for a series with too little history (cold start) or "
+            f"'{BOTTOM_UP_FAMILY}' for a parent total summed from its leaves; null for rows written "
+            "before this field existed (model_name/model_version still name the model)"
+        ),
+    )
+    cold_start: bool = Field(
+        default=False, description=f"True when the latest forecast is the {COLD_START_FAMILY} fallback"
+    )
 
 
 class HourlyErrorPoint(_Model):

@@ -2,10 +2,13 @@
 worst series, and the drift/performance alert status.
 
 `start`/`end` default to the last 7 days of monitored hours (see `time_window.resolve_window`).
+Parent totals are monitored like any series (batch prediction scores their bottom-up forecasts
+against `energy_consumption_totals`), so every catalogue series can be asked for here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import Annotated
 
@@ -18,6 +21,7 @@ from energy_api.errors import ERROR_RESPONSES
 from energy_api.queries import STATUS_SEVERITY
 from energy_api.routers import API_PREFIX
 from energy_api.serialization import json_response, list_json, model_json, records
+from energy_api.series_codes import CATALOGUE_GROUPS, AreaKey, Catalogue, ConsumerTypeKey
 from energy_api.time_window import TimeWindow, resolve_window
 from energy_core.api_models import (
     AlertCheck,
@@ -30,7 +34,7 @@ from energy_core.api_models import (
 )
 from energy_core.feature_store import FeatureStore
 from energy_core.registry import RegistryError
-from energy_core.schemas import ALERTS, MONITORING, MONITORING_HORIZON, MONITORING_HOURLY, consumer_type_label
+from energy_core.schemas import ALERTS, MONITORING, MONITORING_HORIZON, MONITORING_HOURLY
 
 router = APIRouter(prefix=f"{API_PREFIX}/monitoring", tags=["monitoring"])
 MAX_SERIES = 200
@@ -47,6 +51,11 @@ def _window(services: Services, store: FeatureStore, start: datetime | None, end
     return resolve_window(start, end, cached_reads.latest_monitored_hour(services, store))
 
 
+def _cached(services: Services, key: Hashable, build: Callable[[], bytes]) -> bytes:
+    """The body for `key` from the cache, else built in one of the load shedder's slots."""
+    return services.cache.get_or_compute(key, services.limiter.guard(build))
+
+
 def _key(window: TimeWindow | None) -> tuple[datetime, datetime] | None:
     return (window.start, window.end) if window is not None else None
 
@@ -56,8 +65,10 @@ def hourly_metrics(services: ServicesDep, store: StoreDep, start: Start = None, 
     """Aggregate error per target hour (all series and horizons), with the champion's backtest WAPE."""
     window = _window(services, store, start, end)
     versions = services.versions.versions(store, MONITORING_HOURLY)
-    body = services.cache.get_or_compute(
-        ("monitoring_metrics", _key(window), versions), lambda: model_json(_hourly_metrics(services, store, window))
+    body = _cached(
+        services,
+        ("monitoring_metrics", _key(window), versions),
+        lambda: model_json(_hourly_metrics(services, store, window)),
     )
     return json_response(body)
 
@@ -80,7 +91,8 @@ def horizons(services: ServicesDep, store: StoreDep, start: Start = None, end: E
     """Error by `hours_ahead` over the window: how quickly accuracy decays with the horizon."""
     window = _window(services, store, start, end)
     versions = services.versions.versions(store, MONITORING_HORIZON)
-    body = services.cache.get_or_compute(
+    body = _cached(
+        services,
         ("monitoring_horizons", _key(window), versions),
         lambda: list_json(
             HorizonError,
@@ -92,19 +104,21 @@ def horizons(services: ServicesDep, store: StoreDep, start: Start = None, end: E
 
 @router.get("/series/{area}/{consumer_type}", response_model=list[SeriesErrorPoint], responses=ERROR_RESPONSES)
 def series(
-    area: str,
-    consumer_type: str,
+    area: AreaKey,
+    consumer_type: ConsumerTypeKey,
     services: ServicesDep,
     store: StoreDep,
     start: Start = None,
     end: End = None,
     hours_ahead: Annotated[int | None, Query(ge=1, le=168, description="Only this horizon")] = None,
 ) -> Response:
-    """Predictions against actuals per target hour (and horizon) for one series."""
-    series_codes.require_series(area, consumer_type)
+    """Predictions against actuals per target hour (and horizon) for one series of the catalogue."""
+    series_codes.check_series_key(area, consumer_type)
+    series_codes.require_series(series_codes.catalogue(services, store), area, consumer_type)
     window = _window(services, store, start, end)
     versions = services.versions.versions(store, MONITORING)
-    body = services.cache.get_or_compute(
+    body = _cached(
+        services,
         ("monitoring_series", area, consumer_type, hours_ahead, _key(window), versions),
         lambda: list_json(
             SeriesErrorPoint,
@@ -126,27 +140,28 @@ def ranking(
 ) -> Response:
     """Series sorted by WAPE over the window, worst first."""
     window = _window(services, store, start, end)
-    versions = services.versions.versions(store, MONITORING)
-    body = services.cache.get_or_compute(
+    versions = services.versions.versions(store, MONITORING, *CATALOGUE_GROUPS)
+    body = _cached(
+        services,
         ("monitoring_ranking", limit, _key(window), versions),
-        lambda: list_json(SeriesRank, _ranking(store, window, limit)),
+        lambda: list_json(SeriesRank, _ranking(series_codes.catalogue(services, store), store, window, limit)),
     )
     return json_response(body)
 
 
-def _ranking(store: FeatureStore, window: TimeWindow | None, limit: int) -> list[dict[str, object]]:
+def _ranking(known: Catalogue, store: FeatureStore, window: TimeWindow | None, limit: int) -> list[dict[str, object]]:
     if window is None:
         return []
     ranked = queries.series_ranking(store, window, limit)
     rows = records(ranked, list(ranked.columns))
-    return [{**row, "label": consumer_type_label(str(row["consumer_type"]))} for row in rows]
+    return [{**row, "label": known.label(str(row["area"]), str(row["consumer_type"]))} for row in rows]
 
 
 @router.get("/alerts", response_model=AlertStatus, responses=ERROR_RESPONSES)
 def alerts(services: ServicesDep, store: StoreDep) -> Response:
     """The latest status of every drift and performance check; the overall status is the worst."""
     versions = services.versions.versions(store, ALERTS)
-    body = services.cache.get_or_compute(("monitoring_alerts", versions), lambda: model_json(_alerts(store)))
+    body = _cached(services, ("monitoring_alerts", versions), lambda: model_json(_alerts(store)))
     return json_response(body)
 
 
