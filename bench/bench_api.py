@@ -8,7 +8,12 @@ pipelines from the snapshot:
   *scheduled* send time, so a stalled server cannot hide queueing (no coordinated omission); the
   client's own send lag is reported too, since on a shared machine a starved client looks the same;
 - saturation: --connections closed-loop connections send as fast as answers come back; the
-  completed requests per second is the throughput at saturation.
+  completed requests per second is the throughput at saturation;
+- memory (issue 11): the server's resident set size (VmRSS, and its peak VmHWM) before and after
+  --distinct requests that are all different (every series x `history_hours` 1..2160, so every one
+  is a cache miss that adds an entry); the response cache is bounded by ENERGY_API_CACHE_MAX_BYTES,
+  so RSS must level off instead of growing with the number of distinct requests. 503s (load shed)
+  are counted, not retried.
 Each phase repeats --repeats times and the medians are printed. The load generator runs in its own
 process with a minimal HTTP/1.1 keep-alive client (asyncio streams), so the client costs little CPU
 beside the server on a 2-core machine; requests go only to 127.0.0.1.
@@ -18,6 +23,7 @@ it is filled first with the console scripts (backfill, smoke-profile training, a
 hours), which takes a few minutes.
 
 Run: .venv/bin/python bench/bench_api.py [--energy-home DIR] [--rate 200] [--duration 20] [--repeats 3]
+     [--distinct 10000] [--memory-only]
 """
 
 from __future__ import annotations
@@ -42,6 +48,16 @@ BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 SNAPSHOT_DIR = Path(os.environ.get("ENERGY_SNAPSHOT_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PATHS = [f"/api/v1/forecasts/{a}/{c}" for a in AREAS for c in CONSUMER_TYPES]
+MAX_HISTORY_HOURS = 2160
+
+
+def distinct_paths(count: int) -> list[str]:
+    """`count` different forecast requests: each series with history_hours 2160, 2159, ... in turn
+    (the largest answers first, so the cache's byte bound, not its entry count, is what binds)."""
+    paths = [f"{path}?history_hours={hours}" for hours in range(MAX_HISTORY_HOURS, 0, -1) for path in PATHS]
+    if count > len(paths):
+        raise ValueError(f"at most {len(paths)} distinct forecast requests exist, asked for {count}")
+    return paths[:count]
 
 
 # -- the store --------------------------------------------------------------------------------------
@@ -190,8 +206,33 @@ async def _cold(port: int) -> dict[str, Any]:
     return {"latencies": latencies, "errors": errors, "achieved_rps": 0.0}
 
 
+async def _distinct(port: int, count: int, connections: int) -> dict[str, Any]:
+    paths = distinct_paths(count)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    loop = asyncio.get_running_loop()
+
+    async def worker(offset: int) -> None:
+        connection = await Connection.open(port)
+        for path in paths[offset::connections]:
+            sent = loop.time()
+            status = await connection.get(path)
+            latencies.append(loop.time() - sent)
+            statuses[status] = statuses.get(status, 0) + 1
+        connection.close()
+
+    start = loop.time()
+    await asyncio.gather(*(worker(k) for k in range(connections)))
+    return {
+        "latencies": latencies,
+        "errors": sum(n for status, n in statuses.items() if status != 200),
+        "achieved_rps": len(latencies) / (loop.time() - start),
+        "statuses": statuses,
+    }
+
+
 def _generator(kind: str, port: int, args: dict[str, Any], out: Any) -> None:
-    phases = {"fixed": _fixed_rate, "saturate": _saturate, "cold": _cold}
+    phases = {"fixed": _fixed_rate, "saturate": _saturate, "cold": _cold, "distinct": _distinct}
     out.send(asyncio.run(phases[kind](port, **args)))
 
 
@@ -207,6 +248,27 @@ def run_phase(kind: str, port: int, **args: Any) -> dict[str, Any]:
 
 
 # -- reporting --------------------------------------------------------------------------------------
+def rss_mb(pid: int) -> tuple[float, float]:
+    """The process's resident set size now and at its peak (VmRSS, VmHWM), in MB (Linux /proc)."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def memory_phase(server: subprocess.Popen[bytes], port: int, count: int, connections: int) -> None:
+    """RSS before and after `count` distinct requests (the number issue 11 asks for)."""
+    before, _ = rss_mb(server.pid)
+    result = run_phase("distinct", port, count=count, connections=connections)
+    after, peak = rss_mb(server.pid)
+    statuses = ", ".join(f"{status}: {n}" for status, n in sorted(result["statuses"].items()))
+    print(
+        f"RSS after {count:,} distinct requests: {after:.0f} MB (before {before:.0f} MB, peak {peak:.0f} MB, "
+        f"cache bound {int(os.environ.get('ENERGY_API_CACHE_MAX_BYTES', 64 * 2**20)) / 2**20:.0f} MiB)   "
+        f"{result['achieved_rps']:.1f} req/s, p50 {percentile_ms(result['latencies'], 0.5):.1f} ms   "
+        f"statuses {{{statuses}}}",
+        flush=True,
+    )
+
+
 def percentile_ms(latencies: list[float], q: float) -> float:
     ordered = sorted(latencies)
     return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -237,6 +299,8 @@ def main() -> None:
     parser.add_argument("--saturation-duration", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=16, help="connections in the saturation run")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--distinct", type=int, default=10_000, help="distinct requests in the memory phase")
+    parser.add_argument("--memory-only", action="store_true", help="run only the memory phase")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-api-") as scratch:
@@ -248,6 +312,9 @@ def main() -> None:
         server = start_server(home, port)
         try:
             print(f"app-api on {HOST}:{port}, ENERGY_HOME={home}, {len(PATHS)} series, {os.cpu_count()} CPUs")
+            if args.memory_only:
+                memory_phase(server, port, args.distinct, connections=4)
+                return
             summarise("cold (first request per series)", [run_phase("cold", port)])
             fixed = [
                 run_phase("fixed", port, rate=args.rate, duration=args.duration, pool_size=32)
@@ -259,6 +326,7 @@ def main() -> None:
                 for _ in range(args.repeats)
             ]
             summarise(f"/forecasts saturated ({args.connections} conns)", saturated)
+            memory_phase(server, port, args.distinct, connections=4)
         finally:
             server.terminate()
             server.wait(10)

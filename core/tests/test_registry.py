@@ -40,7 +40,14 @@ from energy_core.registry import (
     RegistryError,
     RegistryUnavailable,
 )
-from energy_core.registry.mlflow_registry import MlflowModelRegistry
+from energy_core.registry.mlflow_registry import (
+    INTERRUPTED_TAG,
+    MlflowModelRegistry,
+    _mlflow_global_uris,
+    mark_interrupted_runs,
+    process_tags,
+    reroot_embedded_store,
+)
 from energy_core.settings import RegistrySettings
 
 MODEL_SOURCE = Path(__file__).with_name("seasonal_naive_model.py")
@@ -503,3 +510,75 @@ def test_register_leaves_mlflows_global_uris_and_environment_as_it_found_them(
         assert mlflow.active_run() is None
     finally:
         mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- a portable ENERGY_HOME, interrupted runs
+
+
+def test_a_copied_home_with_the_original_deleted_still_loads_the_champion_and_predicts(tmp_path: Path) -> None:
+    """MLflow records absolute artifact paths; the registry re-roots them at the home it opens."""
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    registry = MlflowModelRegistry(registry_settings(original, None, "forecaster"))
+    registry.set_alias(CHAMPION, registry.register(model_to_register(season_hours=168)).version)
+    subprocess.run(["cp", "-a", str(original), str(copy)], check=True)
+    subprocess.run(["rm", "-rf", str(original)], check=True)
+
+    moved = MlflowModelRegistry(registry_settings(copy, None, "forecaster"))
+    predicted = moved.load(alias=CHAMPION).predict(forecast_input())
+
+    pd.testing.assert_frame_equal(predicted, in_memory_forecast(168), check_exact=True)
+    client = MlflowClient(tracking_uri=f"sqlite:///{copy / 'mlflow' / 'mlflow.db'}")
+    locations = [e.artifact_location for e in client.search_experiments()]
+    assert locations and all(loc.startswith((copy / "mlflow" / "artifacts").as_uri()) for loc in locations)
+
+
+def test_opening_a_home_twice_rewrites_nothing_the_second_time(tmp_path: Path) -> None:
+    settings = registry_settings(tmp_path / "home", None, "forecaster")
+    MlflowModelRegistry(settings).register(model_to_register())
+    reroot_embedded_store(settings)
+
+    assert reroot_embedded_store(settings) == 0
+
+
+def test_the_default_experiment_keeps_its_artifacts_in_energy_home_not_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow roots its Default experiment at ./mlruns of the directory that created the database."""
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    home = tmp_path / "home"
+    MlflowModelRegistry(registry_settings(home, None, "forecaster")).check()
+    uri = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
+
+    with _mlflow_global_uris(uri, uri), mlflow.start_run(experiment_id="0") as run:
+        mlflow.log_text("x", "note.txt")
+
+    default = MlflowClient(tracking_uri=uri).get_experiment("0")
+    assert default.artifact_location == f"{(home / 'mlflow' / 'artifacts').as_uri()}/0"
+    assert run.info.artifact_uri.startswith(default.artifact_location)
+    assert not (workdir / "mlruns").exists()
+
+
+def test_a_running_run_whose_process_was_killed_is_marked_failed_and_a_live_ones_is_not(tmp_path: Path) -> None:
+    settings = registry_settings(tmp_path / "home", None, "forecaster")
+    MlflowModelRegistry(settings).check()  # creates the store
+    client = MlflowClient(tracking_uri=settings.resolved_tracking_uri)
+    experiment = client.create_experiment(settings.experiment_name)
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(timeout=30)
+    dead_tags = {**process_tags(), "energy.pid": str(killed.pid)}
+    dead = client.create_run(experiment, tags=dead_tags).info.run_id
+    trial = client.create_run(experiment, tags={**dead_tags, "mlflow.parentRunId": dead}).info.run_id
+    alive = client.create_run(experiment, tags=process_tags()).info.run_id
+    elsewhere = client.create_run(experiment, tags={**dead_tags, "energy.host": "another-host"}).info.run_id
+    untagged = client.create_run(experiment).info.run_id
+
+    marked = mark_interrupted_runs(settings)
+
+    assert marked == sorted([dead, trial])
+    status = {run_id: client.get_run(run_id).info.status for run_id in (dead, trial, alive, elsewhere, untagged)}
+    assert status == {dead: "FAILED", trial: "FAILED", alive: "RUNNING", elsewhere: "RUNNING", untagged: "RUNNING"}
+    assert str(killed.pid) in client.get_run(dead).data.tags[INTERRUPTED_TAG]
+    assert mark_interrupted_runs(settings) == []

@@ -16,6 +16,7 @@ from energy_api import __version__
 from energy_api.cache import ResponseCache, TableVersionProbe
 from energy_api.dependencies import Services, lazy_registry, lazy_store
 from energy_api.errors import install_error_handlers
+from energy_api.load_shedding import BuildLimiter
 from energy_api.prometheus import PrometheusMiddleware, RequestMetrics
 from energy_api.routers import API_PREFIX, catalog, forecasts, health, models, monitoring
 from energy_core.feature_store import FeatureStore, open_feature_store
@@ -38,8 +39,9 @@ def create_app(
     settings = settings or load(ApiSettings)
     if min_gain_over_naive is None:
         min_gain_over_naive = load(BacktestSettings).min_gain_over_naive
-    cache = ResponseCache(ttl_s=settings.cache_ttl_s)
-    metrics = RequestMetrics(cache.stats)
+    cache = ResponseCache(ttl_s=settings.cache_ttl_s, max_bytes=settings.cache_max_bytes)
+    limiter = BuildLimiter(settings.max_concurrent_builds, settings.max_queued_builds, settings.queue_timeout_s)
+    metrics = RequestMetrics(cache.stats, limiter.stats)
     app = FastAPI(
         title="Energy consumption forecasting API",
         version=__version__,
@@ -58,6 +60,7 @@ def create_app(
         registry=lazy_registry(registry_factory),
         cache=cache,
         versions=TableVersionProbe(interval_s=min(version_probe_interval_s, settings.cache_ttl_s)),
+        limiter=limiter,
         metrics=metrics,
         clock=clock,
     )

@@ -10,15 +10,22 @@ that fails the rule stays where it is, and the response says why.
 Reject never touches `champion`: rejecting the serving model would leave batch prediction with
 nothing to serve, so it is refused (409); roll back by approving another version instead. A
 rejected version loses the `challenger` alias so nothing picks it up later.
+
+Both run under the registry's transition lock (`ModelRegistry.transition_lock`), which the
+training CLI's approve/reject/rollback take too: each reads the champion, decides and moves
+aliases in several calls, and two of them interleaved (two approvals, or an approval and a
+rejection, from the API and the CLI at once) would leave a state neither decided: the worse
+version as champion, or a champion tagged `rejected`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from energy_api.registry_queries import PROMOTED_AT_TAG, call, champion
+from energy_api.registry_queries import PROMOTED_AT_TAG, call, champion, registry_failures
 from energy_core.api_models import ApprovalResult
 from energy_core.registry import CHALLENGER, CHAMPION, ModelRegistry, ModelVersionInfo
 
@@ -63,10 +70,31 @@ def promotion_decision(
     return GateDecision(True, f"backtest_wape {wape:.4f} passes the gate (<= {bar:.4f} and beats the champion)")
 
 
+@contextmanager
+def serialised(registry: ModelRegistry) -> Iterator[None]:
+    """Hold the registry's transition lock; failing to take it is a RegistryUnavailable (503),
+    while errors of the guarded block (a refused rejection) pass through unchanged."""
+    with ExitStack() as held:
+        with registry_failures():
+            held.enter_context(registry.transition_lock())
+        yield
+
+
 def approve(
     registry: ModelRegistry, version: int, min_gain_over_naive: float, clock: Clock = lambda: datetime.now(UTC)
 ) -> ApprovalResult:
     """Mark `version` approved and promote it to champion when it passes the gate."""
+    with serialised(registry):
+        return _approve(registry, version, min_gain_over_naive, clock)
+
+
+def reject(registry: ModelRegistry, version: int, clock: Clock = lambda: datetime.now(UTC)) -> ApprovalResult:
+    """Mark `version` rejected and drop its `challenger` alias; refuse for the champion."""
+    with serialised(registry):
+        return _reject(registry, version, clock)
+
+
+def _approve(registry: ModelRegistry, version: int, min_gain_over_naive: float, clock: Clock) -> ApprovalResult:
     candidate = call(lambda: registry.get(version=version))
     now = clock().isoformat()
     call(lambda: registry.set_tags(version, {"approval": "approved", "approved_at": now}))
@@ -83,8 +111,7 @@ def approve(
     )
 
 
-def reject(registry: ModelRegistry, version: int, clock: Clock = lambda: datetime.now(UTC)) -> ApprovalResult:
-    """Mark `version` rejected and drop its `challenger` alias; refuse for the champion."""
+def _reject(registry: ModelRegistry, version: int, clock: Clock) -> ApprovalResult:
     candidate = call(lambda: registry.get(version=version))
     if CHAMPION in candidate.aliases:
         raise RejectingChampion(

@@ -3,7 +3,8 @@
 Why: most requests are cache hits (a dict lookup); sending them through the threadpool costs two
 thread switches each and, under load on two cores, most of the tail latency. A hit is answered on
 the event loop only when both the table versions and the body are already in memory (no I/O);
-anything that may touch the store (refreshing a version, building a body) runs in the threadpool.
+anything that may touch the store (refreshing a version, building a body) runs in the threadpool,
+and a build runs only in one of the load shedder's slots (503 + Retry-After when none is free).
 """
 
 from __future__ import annotations
@@ -43,5 +44,5 @@ def _versioned_body(
     build: Callable[[], bytes],
 ) -> bytes:
     versions = services.versions.versions(store, *groups)
-    body: bytes = services.cache.get_or_compute((*key, versions), build)
+    body: bytes = services.cache.get_or_compute((*key, versions), services.limiter.guard(build))
     return body

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 import uvicorn
 
 from energy_api.app import create_app
-from energy_core.settings import ApiSettings, load
+from energy_core.settings import ApiSettings, SettingsError, load
 
 
 def parse_args(argv: list[str] | None, settings: ApiSettings) -> argparse.Namespace:
@@ -21,11 +22,17 @@ def parse_args(argv: list[str] | None, settings: ApiSettings) -> argparse.Namesp
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings = load(ApiSettings)
-    args = parse_args(argv, settings)
+    """Exit 2 with one line naming the bad variable on a configuration error (not a traceback)."""
+    try:
+        settings = load(ApiSettings)
+        args = parse_args(argv, settings)
+        app = create_app(settings)
+    except SettingsError as exc:
+        print(f"app-api: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(
-        create_app(settings),
+        app,
         host=args.host,
         port=args.port,
         log_level=args.log_level,

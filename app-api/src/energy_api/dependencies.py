@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from energy_api.cache import ResponseCache, TableVersionProbe
+from energy_api.load_shedding import BuildLimiter
 from energy_api.prometheus import RequestMetrics
 from energy_core.feature_store import FeatureStore, FeatureStoreError, FeatureStoreUnavailable
 from energy_core.registry import ModelRegistry, RegistryError, RegistryUnavailable
@@ -73,6 +74,7 @@ class Services:
     registry: LazyResource[ModelRegistry]
     cache: ResponseCache
     versions: TableVersionProbe
+    limiter: BuildLimiter
     metrics: RequestMetrics
     clock: Callable[[], datetime]
 

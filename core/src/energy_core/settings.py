@@ -121,10 +121,12 @@ class TrackingSettings(HomeSettings):
 
 
 class DataSourceSettings(HomeSettings):
-    """Where raw data comes from: the offline snapshot directory or the live Energi Data Service API."""
+    """Where raw data comes from: the offline snapshot, the live Energi Data Service API, or your own files."""
 
-    source: Literal["snapshot", "api"] = Field(default="snapshot", alias="ENERGY_SOURCE")
+    source: Literal["snapshot", "api", "files"] = Field(default="snapshot", alias="ENERGY_SOURCE")
     snapshot_dir: Path = Field(default=Path("../shared/data"), alias="ENERGY_SNAPSHOT_DIR")
+    # ENERGY_SOURCE=files: a YAML mapping of the user's own hourly series (feature-pipeline README).
+    files_mapping: Path | None = Field(default=None, alias="ENERGY_FILES_MAPPING")
     eds_base_url: str = Field(default="https://api.energidataservice.dk", alias="ENERGY_EDS_BASE_URL")
     eds_dataset: str = Field(default="ConsumptionDE35Hour", alias="ENERGY_EDS_DATASET")
     eds_page_size: int = Field(default=10_000, gt=0, alias="ENERGY_EDS_PAGE_SIZE")
@@ -137,6 +139,12 @@ class DataSourceSettings(HomeSettings):
     weather_stations: dict[str, str] = Field(
         default={"DK1": "06060", "DK2": "06180"}, alias="ENERGY_WEATHER_STATIONS"
     )
+
+    @model_validator(mode="after")
+    def _files_need_a_mapping(self) -> DataSourceSettings:
+        if self.source == "files" and self.files_mapping is None:
+            raise ValueError("ENERGY_SOURCE=files needs ENERGY_FILES_MAPPING (path to the YAML mapping) to be set")
+        return self
 
     @property
     def resolved_snapshot_dir(self) -> Path:
@@ -158,6 +166,32 @@ class BacktestSettings(_Base):
         return timedelta(hours=self.horizon_hours)
 
 
+class TrainingEngineSettings(_Base):
+    """Where LightGBM training runs: in this process (`local`) or on a Dask cluster (`dask`).
+
+    Why a setting: a portfolio that outgrows one machine moves its training onto a cluster by
+    changing the environment, not the code. `dask` with no scheduler address starts a LocalCluster
+    of `dask_workers` single-threaded workers in the training process (training-pipeline README).
+    """
+
+    engine: Literal["local", "dask"] = Field(default="local", alias="ENERGY_TRAINING_ENGINE")
+    dask_scheduler: str | None = Field(default=None, alias="ENERGY_DASK_SCHEDULER")
+    dask_workers: int = Field(default=2, gt=0, alias="ENERGY_DASK_WORKERS")
+    # Partitions of the training frame (each holds whole series); unset: one per worker.
+    dask_partitions: int | None = Field(default=None, gt=0, alias="ENERGY_DASK_PARTITIONS")
+
+    @field_validator("dask_scheduler", mode="before")
+    @classmethod
+    def _empty_is_local(cls, value: object) -> object:
+        """`ENERGY_DASK_SCHEDULER=` (empty, as in .env.example) means: start a LocalCluster."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("dask_partitions", mode="before")
+    @classmethod
+    def _empty_partitions_is_default(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
 class ApiSettings(_Base):
     """The app-api service."""
 
@@ -169,6 +203,11 @@ class ApiSettings(_Base):
         alias="ENERGY_API_CORS_ORIGINS",
     )
     cache_ttl_s: float = Field(default=5.0, ge=0, alias="ENERGY_API_CACHE_TTL_S")
+    # Bounds that keep memory and latency finite under any traffic (app-api README, "Limits").
+    cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0, alias="ENERGY_API_CACHE_MAX_BYTES")
+    max_concurrent_builds: int = Field(default=4, ge=1, alias="ENERGY_API_MAX_CONCURRENT_BUILDS")
+    max_queued_builds: int = Field(default=16, ge=0, alias="ENERGY_API_MAX_QUEUED_BUILDS")
+    queue_timeout_s: float = Field(default=2.0, gt=0, alias="ENERGY_API_QUEUE_TIMEOUT_S")
 
 
 class DashboardSettings(_Base):

@@ -8,6 +8,10 @@ the challenger's first origin has seen those hours, so its re-score is in-sample
 recorded backtest WAPE is the reference (pipeline.champion_reference, tagged on the run).
 With manual approval on, a passing challenger waits as `approval=pending`
 until `approve`. Promotion and rollback are alias moves only.
+
+Every transition below holds the registry's transition lock (`ModelRegistry.transition_lock`),
+as app-api's approve/reject do, so a CLI approval racing an API rejection (or a training run's
+promotion) cannot interleave their reads and alias moves.
 """
 
 from __future__ import annotations
@@ -82,48 +86,54 @@ def promote(registry: ModelRegistry, version: int, clock: Clock, reason: str) ->
 
 def apply_decision(registry: ModelRegistry, version: int, decision: GateDecision, clock: Clock) -> None:
     """Tag and alias a freshly registered version according to the gate."""
-    registry.set_alias(CHALLENGER, version)
-    tags = {"gate_reason": decision.reason}
-    if decision.awaiting_approval:
-        tags["approval"] = PENDING
-    registry.set_tags(version, tags)
-    if decision.promote:
-        promote(registry, version, clock, decision.reason)
+    with registry.transition_lock():
+        registry.set_alias(CHALLENGER, version)
+        tags = {"gate_reason": decision.reason}
+        if decision.awaiting_approval:
+            tags["approval"] = PENDING
+        registry.set_tags(version, tags)
+        if decision.promote:
+            promote(registry, version, clock, decision.reason)
 
 
 def approve(registry: ModelRegistry, version: int, clock: Clock) -> ModelVersionInfo:
     """A person approves `version`: it becomes champion whatever its approval state was."""
-    registry.get(version=version)  # ModelNotFound names the versions that exist
-    registry.set_tags(version, {"approval": APPROVED})
-    promote(registry, version, clock, "approved manually")
-    return registry.get(version=version)
+    with registry.transition_lock():
+        registry.get(version=version)  # ModelNotFound names the versions that exist
+        registry.set_tags(version, {"approval": APPROVED})
+        promote(registry, version, clock, "approved manually")
+        return registry.get(version=version)
 
 
 def reject(registry: ModelRegistry, version: int) -> ModelVersionInfo:
     """A person rejects `version`: it can no longer be champion; if it was, roll back."""
-    info = registry.get(version=version)
-    registry.set_tags(version, {"approval": REJECTED})
-    if CHALLENGER in info.aliases:
-        registry.delete_alias(CHALLENGER)
-    if CHAMPION in info.aliases:
-        previous = info.tags.get("previous_champion")
-        if previous:
-            registry.set_alias(CHAMPION, int(previous))
-            log.info("version %d rejected; champion rolled back to %s", version, previous)
-        else:
-            registry.delete_alias(CHAMPION)
-            log.warning("version %d rejected and no previous champion exists: no champion now", version)
-    return registry.get(version=version)
+    with registry.transition_lock():
+        info = registry.get(version=version)
+        registry.set_tags(version, {"approval": REJECTED})
+        if CHALLENGER in info.aliases:
+            registry.delete_alias(CHALLENGER)
+        if CHAMPION in info.aliases:
+            previous = info.tags.get("previous_champion")
+            if previous:
+                registry.set_alias(CHAMPION, int(previous))
+                log.info("version %d rejected; champion rolled back to %s", version, previous)
+            else:
+                registry.delete_alias(CHAMPION)
+                log.warning("version %d rejected and no previous champion exists: no champion now", version)
+        return registry.get(version=version)
 
 
 def rollback(registry: ModelRegistry, clock: Clock, to_version: int | None = None) -> ModelVersionInfo:
     """Move `champion` back (to `to_version`, or to the version it replaced)."""
-    champion = current_champion(registry)
-    if to_version is None:
-        if champion is None or not champion.tags.get("previous_champion"):
-            raise ModelNotFound("no previous champion recorded; pass the version to roll back to")
-        to_version = int(champion.tags["previous_champion"])
-    registry.get(version=to_version)
-    registry.set_alias(CHAMPION, to_version)
-    registry.set_tags(to_version, {"promoted_at": clock().astimezone(UTC).isoformat(), "promotion_reason": "rollback"})
-    return registry.get(version=to_version)
+    with registry.transition_lock():
+        champion = current_champion(registry)
+        if to_version is None:
+            if champion is None or not champion.tags.get("previous_champion"):
+                raise ModelNotFound("no previous champion recorded; pass the version to roll back to")
+            to_version = int(champion.tags["previous_champion"])
+        registry.get(version=to_version)
+        registry.set_alias(CHAMPION, to_version)
+        registry.set_tags(
+            to_version, {"promoted_at": clock().astimezone(UTC).isoformat(), "promotion_reason": "rollback"}
+        )
+        return registry.get(version=to_version)

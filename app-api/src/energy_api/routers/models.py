@@ -22,7 +22,10 @@ APPROVAL_RESPONSES: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorDetail, "description": "Missing or wrong X-API-Key (or no key configured)"},
     409: {"model": ErrorDetail, "description": "Rejecting the current champion is refused"},
 }
-Version = Annotated[int, Path(ge=1, description="Registered model version")]
+# MLflow keeps versions in a signed 64-bit column: a larger number cannot exist, and passed on it
+# overflows inside the backend (which used to surface as a 503 naming the database file).
+MAX_VERSION = 2**63 - 1
+Version = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Registered model version")]
 
 
 def require_api_key(

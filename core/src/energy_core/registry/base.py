@@ -8,6 +8,7 @@ interface.
 from __future__ import annotations
 
 import abc
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import pandas as pd
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+TRANSITION_LOCK_TIMEOUT_S = 30.0
 
 
 class RegistryError(RuntimeError):
@@ -149,3 +151,15 @@ class ModelRegistry(abc.ABC):
     @abc.abstractmethod
     def check(self) -> None:
         """Raise RegistryUnavailable unless the backend answers."""
+
+    @abc.abstractmethod
+    def transition_lock(self, timeout_s: float = TRANSITION_LOCK_TIMEOUT_S) -> AbstractContextManager[None]:
+        """Hold the registry's one transition lock (across threads and processes) for a block.
+
+        Why: an approve, reject, rollback or promotion reads the champion, decides, then moves
+        aliases and tags in several calls; two of them interleaved (the API approving while the
+        CLI rejects) leave a state neither decided, e.g. the worse version as champion or a
+        champion tagged `rejected`. Hold this around the whole read-decide-write sequence.
+        Re-entrant within a thread. Raises RegistryUnavailable, naming the lock, when it cannot
+        be taken within `timeout_s`.
+        """

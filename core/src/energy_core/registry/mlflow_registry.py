@@ -18,9 +18,11 @@ import fcntl
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -40,6 +42,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
 
 from energy_core.registry.base import (
+    TRANSITION_LOCK_TIMEOUT_S,
     Lineage,
     ModelNotFound,
     ModelRegistry,
@@ -74,6 +77,12 @@ _NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"})
 # `register` swaps MLflow's process-global URIs; one swap at a time per process.
 _GLOBAL_URI_LOCK = threading.Lock()
 
+# The transition lock on an MLflow server: a lease in a registered-model tag (see `_tag_lease`).
+TRANSITION_LEASE_TAG = "energy.transition_lock"
+_LEASE_EXPIRY_S = 120.0  # a holder that died mid-transition blocks others at most this long
+_LEASE_SETTLE_S = 0.5  # how long a competing writer's tag may lag before the re-check
+_LOCK_POLL_S = 0.02
+
 
 class MlflowModelRegistry(ModelRegistry):
     """ModelRegistry on MLflow's model registry (aliases, version tags, pyfunc models)."""
@@ -87,6 +96,7 @@ class MlflowModelRegistry(ModelRegistry):
         self._registry_uri = settings.registry_uri or self._tracking_uri
         self._name = settings.model_name
         self._experiment_id: str | None = None
+        self._transition_depth = threading.local()  # re-entrancy of transition_lock, per thread
 
     def __repr__(self) -> str:
         return f"MlflowModelRegistry(model={self._name!r}, tracking_uri={self._tracking_uri!r})"
@@ -95,7 +105,11 @@ class MlflowModelRegistry(ModelRegistry):
     def _client(self) -> MlflowClient:
         """Created on first use: for SQLite this creates the database (and its schema)."""
         with self._backend_errors("opening the registry"), _sqlite_schema_lock(self._tracking_uri):
-            return MlflowClient(tracking_uri=self._tracking_uri, registry_uri=self._registry_uri)
+            client = MlflowClient(tracking_uri=self._tracking_uri, registry_uri=self._registry_uri)
+            if self._settings.tracking_uri is None:  # MLflow's store is created lazily: make it exist first
+                client.search_experiments(max_results=1)
+            _reroot_embedded_store(self._settings)
+            return client
 
     # ------------------------------------------------------------------ writes
 
@@ -217,6 +231,66 @@ class MlflowModelRegistry(ModelRegistry):
         with self._backend_errors("checking the connection"):
             self._client.search_experiments(max_results=1)
             self._client.search_registered_models(max_results=1)
+
+    @contextmanager
+    def transition_lock(self, timeout_s: float = TRANSITION_LOCK_TIMEOUT_S) -> Iterator[None]:
+        """SQLite: an OS file lock beside the database (released by the OS if the holder dies).
+        A server: a lease in a registered-model tag, re-checked after writing it (`_tag_lease`)."""
+        depth: int = getattr(self._transition_depth, "value", 0)
+        if depth:
+            self._transition_depth.value = depth + 1
+            try:
+                yield
+            finally:
+                self._transition_depth.value = depth
+            return
+        hold = (
+            _sqlite_transition_lock(self._tracking_uri, timeout_s)
+            if self._tracking_uri.startswith("sqlite:///")
+            else self._tag_lease(timeout_s)
+        )
+        with hold:
+            self._transition_depth.value = 1
+            try:
+                yield
+            finally:
+                self._transition_depth.value = 0
+
+    @contextmanager
+    def _tag_lease(self, timeout_s: float) -> Iterator[None]:
+        """A lock through the registered model's `energy.transition_lock` tag.
+
+        MLflow has no compare-and-set, so this is write-then-re-check: take the tag only when it is
+        free (or its lease expired), wait `_LEASE_SETTLE_S` for a competitor's write to land, and
+        proceed only if the tag still holds our token; the last writer wins, the others retry. Two
+        holders are possible only if a competitor's read-to-write took longer than the settle time.
+        """
+        token = f"{os.getpid()}-{uuid.uuid4().hex}"
+        deadline = time.monotonic() + timeout_s
+        with self._backend_errors("taking the transition lock"):
+            self._ensure_registered_model()
+            while True:
+                holder = self._client.get_registered_model(self._name).tags.get(TRANSITION_LEASE_TAG)
+                if _lease_free(holder):
+                    self._client.set_registered_model_tag(self._name, TRANSITION_LEASE_TAG, f"{token} {time.time()}")
+                    time.sleep(_LEASE_SETTLE_S)
+                    holder = self._client.get_registered_model(self._name).tags.get(TRANSITION_LEASE_TAG)
+                    if holder is not None and holder.split(" ")[0] == token:
+                        break
+                if time.monotonic() >= deadline:
+                    raise RegistryUnavailable(
+                        f"could not take the transition lock of {self._name!r} at {self._tracking_uri} within "
+                        f"{timeout_s:.0f} s: tag {TRANSITION_LEASE_TAG}={holder!r} is held by another "
+                        f"approve/reject/rollback; retry (a dead holder's lease expires after {_LEASE_EXPIRY_S:.0f} s)"
+                    )
+                time.sleep(_LEASE_SETTLE_S)
+        try:
+            yield
+        finally:
+            with self._backend_errors("releasing the transition lock"):
+                holder = self._client.get_registered_model(self._name).tags.get(TRANSITION_LEASE_TAG)
+                if holder is not None and holder.split(" ")[0] == token:
+                    self._client.delete_registered_model_tag(self._name, TRANSITION_LEASE_TAG)
 
     # ------------------------------------------------------------------ internals
 
@@ -470,6 +544,46 @@ def _sqlite_schema_lock(tracking_uri: str) -> Iterator[None]:
 
 
 @contextmanager
+def _sqlite_transition_lock(tracking_uri: str, timeout_s: float) -> Iterator[None]:
+    """An exclusive flock on `<database>.transitions.lock`, polled until `timeout_s`.
+
+    flock conflicts between separate opens, so it serialises threads of one process as well as
+    processes; the OS drops it when the holder dies, so a crash never leaves it stuck.
+    """
+    database = Path(tracking_uri.removeprefix("sqlite:///"))
+    database.parent.mkdir(parents=True, exist_ok=True)
+    path = database.with_name(database.name + ".transitions.lock")
+    deadline = time.monotonic() + timeout_s
+    with path.open("a") as lock_file:
+        while True:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise RegistryUnavailable(
+                        f"could not take the registry's transition lock {path} within {timeout_s:.0f} s: another "
+                        "approve/reject/rollback/promotion holds it; retry, or find the holder with `fuser` on the file"
+                    ) from None
+                time.sleep(_LOCK_POLL_S)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _lease_free(holder: str | None) -> bool:
+    """Whether a `TRANSITION_LEASE_TAG` value (`<token> <unix time>`) is absent or expired."""
+    if not holder:
+        return True
+    try:
+        taken_at = float(holder.rsplit(" ", 1)[1])
+    except (IndexError, ValueError):
+        return True  # unreadable: not ours to respect
+    return time.time() - taken_at > _LEASE_EXPIRY_S
+
+
+@contextmanager
 def _mlflow_global_uris(tracking_uri: str, registry_uri: str) -> Iterator[None]:
     """Point MLflow's global URIs at this registry, then restore them and their env variables.
 
@@ -524,4 +638,168 @@ def _first_line(text: str) -> str:
     return line if len(line) <= 500 else line[:500] + "…"
 
 
-__all__ = ["MlflowModelRegistry", "metrics_from_tags", "version_tags"]
+# ---------------------------------------------------------------------- a portable ENERGY_HOME
+
+# Where an embedded store records artifact locations, always as absolute paths or file URIs.
+_ARTIFACT_COLUMNS = (
+    ("experiments", "artifact_location"),
+    ("runs", "artifact_uri"),
+    ("logged_models", "artifact_location"),
+    ("model_versions", "source"),
+    ("model_versions", "storage_location"),
+)
+_ARTIFACT_ROOT_SUFFIX = "/mlflow/artifacts"
+DEFAULT_EXPERIMENT_ID = "0"
+
+
+def reroot_embedded_store(settings: RegistrySettings) -> int:
+    """Point every artifact location of the embedded store at the current ENERGY_HOME.
+
+    Why: MLflow records absolute artifact paths, so a home that was copied, moved or restored
+    would keep loading models from its old place, or fail once that is gone. Artifacts of an
+    embedded store always live at `<home>/mlflow/artifacts`, so a location under another
+    `<somewhere>/mlflow/artifacts` is this home's earlier place and is rewritten; MLflow's own
+    Default experiment, which it roots at `./mlruns` of whichever directory first opened the
+    database, is pointed into the home too. Only a database inside ENERGY_HOME (the default) is
+    touched: a store elsewhere or on a server owns its own layout. Idempotent; returns the number
+    of rows rewritten (0 when nothing moved, without taking a write lock).
+    """
+    with _sqlite_schema_lock(settings.resolved_tracking_uri):
+        return _reroot_embedded_store(settings)
+
+
+def _reroot_embedded_store(settings: RegistrySettings) -> int:
+    """`reroot_embedded_store` for a caller that already holds the schema lock."""
+    uri = settings.resolved_tracking_uri
+    if settings.tracking_uri is not None or not uri.startswith("sqlite:///"):
+        return 0
+    database = Path(uri.removeprefix("sqlite:///"))
+    if not database.is_file():
+        return 0
+    root = settings.artifact_root
+    engine = sqlalchemy.create_engine(uri)
+    try:
+        with engine.connect() as conn:  # read only: most opens find nothing to do
+            tables = set(sqlalchemy.inspect(conn).get_table_names())
+            if "experiments" not in tables:
+                return 0
+            rows = conn.execute(sqlalchemy.text("SELECT experiment_id, artifact_location FROM experiments")).all()
+        old_roots = {found for _, loc in rows if (found := _recorded_root(loc)) and found != root}
+        default = f"{root.as_uri()}/{DEFAULT_EXPERIMENT_ID}"
+        default_moved = any(str(eid) == DEFAULT_EXPERIMENT_ID and loc != default for eid, loc in rows)
+        if not old_roots and not default_moved:
+            return 0
+        changed = 0
+        with engine.begin() as conn:  # one transaction: a store is re-rooted entirely or not at all
+            for old in sorted(old_roots):
+                for old_form, new_form in ((old.as_uri(), root.as_uri()), (str(old), str(root))):
+                    for table, column in _ARTIFACT_COLUMNS:
+                        if table in tables:
+                            changed += _replace_prefix(conn, table, column, old_form, new_form)
+            changed += conn.execute(
+                sqlalchemy.text("UPDATE experiments SET artifact_location = :loc WHERE experiment_id = :eid"),
+                {"loc": default, "eid": int(DEFAULT_EXPERIMENT_ID)},
+            ).rowcount
+        logger.info(
+            "re-rooted %d artifact location(s) of %s from %s to %s",
+            changed,
+            database,
+            ", ".join(map(str, sorted(old_roots))) or "./mlruns",
+            root,
+        )
+        return changed
+    finally:
+        engine.dispose()
+
+
+def _recorded_root(location: str | None) -> Path | None:
+    """The `<home>/mlflow/artifacts` a recorded location lies under, or None (e.g. ./mlruns)."""
+    if not location:
+        return None
+    path = location.removeprefix("file://") if location.startswith("file://") else location
+    if not path.startswith("/"):
+        return None
+    index = path.find(_ARTIFACT_ROOT_SUFFIX)
+    while index >= 0:
+        end = index + len(_ARTIFACT_ROOT_SUFFIX)
+        if end == len(path) or path[end] == "/":
+            return Path(path[:end])
+        index = path.find(_ARTIFACT_ROOT_SUFFIX, index + 1)
+    return None
+
+
+def _replace_prefix(conn: sqlalchemy.Connection, table: str, column: str, old: str, new: str) -> int:
+    """Replace `old` by `new` at the start of `column`, only at a path boundary."""
+    statement = sqlalchemy.text(
+        f"UPDATE {table} SET {column} = :new || substr({column}, :n + 1) "  # table/column: module constants
+        f"WHERE substr({column}, 1, :n) = :old AND (length({column}) = :n OR substr({column}, :n + 1, 1) = '/')"
+    )
+    return int(conn.execute(statement, {"old": old, "new": new, "n": len(old)}).rowcount)
+
+
+# ---------------------------------------------------------------------- interrupted runs
+
+RUN_PID_TAG = "energy.pid"
+RUN_HOST_TAG = "energy.host"
+INTERRUPTED_TAG = "energy.interrupted"
+_PARENT_RUN_TAG = "mlflow.parentRunId"
+
+
+def process_tags() -> dict[str, str]:
+    """Tags for a run that let a later process tell whether the process writing it still lives."""
+    return {RUN_PID_TAG: str(os.getpid()), RUN_HOST_TAG: socket.gethostname()}
+
+
+def mark_interrupted_runs(settings: RegistrySettings, experiment_name: str | None = None) -> list[str]:
+    """Mark RUNNING runs whose process is gone as FAILED (with their RUNNING child runs).
+
+    Why: a run killed mid-way (SIGKILL, OOM, a lost machine) stays RUNNING for ever, and readers
+    that trust the latest run (the scorecard) or the versions it registered then act on a half
+    state. A run counts as interrupted only when it carries `process_tags()`, was started on this
+    host and that process no longer exists; a run from another host, or without the tags, is left
+    alone because nothing here can tell. Returns the ids marked.
+    """
+    client = MlflowClient(tracking_uri=settings.resolved_tracking_uri)
+    experiment = client.get_experiment_by_name(experiment_name or settings.experiment_name)
+    if experiment is None:
+        return []
+    running = client.search_runs(
+        [experiment.experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=50_000
+    )
+    gone = {run.info.run_id for run in running if _process_gone(run.data.tags)}
+    gone |= {run.info.run_id for run in running if run.data.tags.get(_PARENT_RUN_TAG) in gone}
+    for run in running:
+        if run.info.run_id not in gone:
+            continue
+        reason = (
+            f"process {run.data.tags.get(RUN_PID_TAG, '?')} on {run.data.tags.get(RUN_HOST_TAG, '?')} ended "
+            "without finishing the run; marked FAILED by the next start"
+        )
+        client.set_tag(run.info.run_id, INTERRUPTED_TAG, reason)
+        client.set_terminated(run.info.run_id, status="FAILED")
+        logger.warning("run %s (%s): %s", run.info.run_id, run.info.run_name, reason)
+    return sorted(gone)
+
+
+def _process_gone(tags: dict[str, str]) -> bool:
+    pid, host = tags.get(RUN_PID_TAG), tags.get(RUN_HOST_TAG)
+    if not pid or not pid.isdigit() or host != socket.gethostname() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by someone else
+        return False
+    return False
+
+
+__all__ = [
+    "INTERRUPTED_TAG",
+    "MlflowModelRegistry",
+    "mark_interrupted_runs",
+    "metrics_from_tags",
+    "process_tags",
+    "reroot_embedded_store",
+    "version_tags",
+]
