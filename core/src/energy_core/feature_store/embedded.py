@@ -47,7 +47,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, Field, WriterProperties, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from energy_core.feature_store import relational as rel
 from energy_core.feature_store.base import (
@@ -116,6 +116,28 @@ def _file_lock(path: Path, timeout_s: float) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _write_failures(group: FeatureGroupSpec, operation: str, version_before: int | None) -> Iterator[None]:
+    """Turn a failed Delta write (full disk, permissions, I/O) into one clear store error.
+
+    Delta commits are atomic: a write that fails before its commit leaves the table at the version
+    it had, so the message can say exactly that and what to do.
+    """
+    try:
+        yield
+    except (DeltaError, OSError) as exc:
+        text = str(exc)
+        hint = "free disk space in ENERGY_HOME and re-run" if (
+            "No space left" in text or "os error 28" in text or getattr(exc, "errno", None) == errno.ENOSPC
+        ) else "fix the cause and re-run"
+        at = f"stays at table version {version_before}" if version_before is not None else "was not created"
+        first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        raise FeatureStoreUnavailable(
+            f"{operation} of feature group {group.name!r} failed, nothing was written (the table {at}): "
+            f"{first_line[:300]}; {hint}"
+        ) from exc
 
 
 class EmbeddedFeatureStore(FeatureStore):
@@ -376,7 +398,10 @@ class EmbeddedFeatureStore(FeatureStore):
         self._ensure_root()
         self._prepare(group)
         table = rel.to_arrow(group, batch)
-        with _file_lock(self._lock_path(group.table_name), self.lock_timeout_s):
+        with (
+            _file_lock(self._lock_path(group.table_name), self.lock_timeout_s),
+            _write_failures(group, "insert", self.table_version(group)),
+        ):
             if not self.exists(group):
                 write_deltalake(
                     str(self._table_path(group)),
@@ -467,7 +492,10 @@ class EmbeddedFeatureStore(FeatureStore):
         rel.filter_mask(group, rel.arrow_schema(group).empty_table(), filters)  # unknown column: fail early
         self._ensure_root()
         self._prepare(group)
-        with _file_lock(self._lock_path(group.table_name), self.lock_timeout_s):
+        with (
+            _file_lock(self._lock_path(group.table_name), self.lock_timeout_s),
+            _write_failures(group, "delete", self.table_version(group)),
+        ):
             dt = self._open(group)
             window = self._rows_between(group, dt, start, end, end_inclusive=False)
             doomed = rel.filter_mask(group, window, filters)
