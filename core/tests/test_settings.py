@@ -26,6 +26,7 @@ from energy_core.settings import (
     RegistrySettings,
     SettingsError,
     TrackingSettings,
+    TrainingEngineSettings,
     load,
 )
 
@@ -39,6 +40,7 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     ApiSettings,
     DashboardSettings,
     AlertSettings,
+    TrainingEngineSettings,
 )
 
 
@@ -85,6 +87,11 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         (DashboardSettings, "ENERGY_DASHBOARD_TIMEOUT_S", "1.5", "request_timeout_s", 1.5),
         (AlertSettings, "ENERGY_PSI_ALERT", "0.3", "psi_alert", 0.3),
         (AlertSettings, "ENERGY_ERROR_RATIO_WARN", "1.1", "error_ratio_warn", 1.1),
+        (TrainingEngineSettings, "ENERGY_TRAINING_ENGINE", "dask", "engine", "dask"),
+        (TrainingEngineSettings, "ENERGY_DASK_SCHEDULER", "tcp://10.0.0.5:8786", "dask_scheduler", "tcp://10.0.0.5:8786"),
+        (TrainingEngineSettings, "ENERGY_DASK_SCHEDULER", "", "dask_scheduler", None),
+        (TrainingEngineSettings, "ENERGY_DASK_WORKERS", "4", "dask_workers", 4),
+        (TrainingEngineSettings, "ENERGY_DASK_PARTITIONS", "8", "dask_partitions", 8),
     ],
 )
 def test_each_setting_is_read_from_its_documented_variable(
@@ -114,6 +121,8 @@ def test_every_class_loads_with_defaults_alone(cls: type[BaseSettings]) -> None:
         (RegistrySettings, {"MLFLOW_TRACKING_URI": "ftp://x"}, "MLFLOW_TRACKING_URI"),
         (TrackingSettings, {"WANDB_MODE": "online"}, "WANDB_API_KEY"),
         (TrackingSettings, {"WANDB_MODE": "sometimes"}, "WANDB_MODE"),
+        (TrainingEngineSettings, {"ENERGY_TRAINING_ENGINE": "spark"}, "ENERGY_TRAINING_ENGINE"),
+        (TrainingEngineSettings, {"ENERGY_DASK_WORKERS": "0"}, "ENERGY_DASK_WORKERS"),
         (DataSourceSettings, {"ENERGY_EDS_PAGE_SIZE": "many"}, "ENERGY_EDS_PAGE_SIZE"),
         (DataSourceSettings, {"ENERGY_WEATHER_STATIONS": "DK1=06060"}, "ENERGY_WEATHER_STATIONS"),
         (BacktestSettings, {"ENERGY_MIN_GAIN_OVER_NAIVE": "1.5"}, "ENERGY_MIN_GAIN_OVER_NAIVE"),

@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # MLflow cannot describe a tz-aware datetime column, so its signature inference always fails on
     # the forecast contract and logs a long warning; the model is logged without an input schema.
     logging.getLogger("mlflow.models.signature").setLevel(logging.ERROR)
-    from energy_core.registry import ModelNotFound, open_registry
+    from energy_core.registry import ModelNotFound, RegistryUnavailable, open_registry
     from energy_core.settings import RegistrySettings, SettingsError, load
 
     try:
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             info = promotion.rollback(registry, now, args.to_version)
         print(json.dumps({"version": info.version, "approval": info.approval, "aliases": info.aliases}))
         return 0
-    except (SettingsError, ModelNotFound, ValueError) as exc:
+    except (SettingsError, ModelNotFound, RegistryUnavailable, ValueError) as exc:  # e.g. transition lock busy
         print(f"training-pipeline {args.command}: {exc}", file=sys.stderr)
         return 2
 
@@ -111,6 +111,7 @@ def _run(args: argparse.Namespace, registry: ModelRegistry, registry_settings: R
         "models": json.loads(result.scorecard.to_json(orient="records")),
         "champion_version": result.champion_version,
         "champion_model": result.champion_model,
+        "tuning": result.tuning,
         "gate": {
             n: f"v{result.registered[n]}: {'promoted' if d.promote else 'not promoted'} - {d.reason}"
             for n, d in result.decisions.items()

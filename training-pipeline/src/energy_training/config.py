@@ -54,11 +54,16 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TuningConfig:
-    """Optuna over `model`'s search space, on origins before the backtest window, time-boxed."""
+    """Optuna over `model`'s search space, on origins before the backtest window.
+
+    `trials` is the bound: a fixed number of seeded trials gives the same winner on an idle and on
+    a loaded machine. `time_cap_s` is only a safety cap; when it stops tuning early the run and
+    the scorecard say so, because the result then depends on the machine's load.
+    """
 
     model: str
-    budget_s: float
-    max_trials: int
+    trials: int
+    time_cap_s: float
     origins: int
 
 
@@ -117,6 +122,30 @@ def _model(raw: dict[str, Any], where: str) -> ModelConfig:
     )
 
 
+def _tuning(raw: dict[str, Any], where: str) -> TuningConfig:
+    retired = sorted({"budget_s", "max_trials"} & set(raw))
+    if retired:
+        raise ConfigError(
+            f"{where}: tuning keys {retired} are retired; tuning is bounded by `trials` (a count) and only "
+            "capped by `time_cap_s` (seconds), so results do not depend on the machine's load"
+        )
+    try:
+        tuning = TuningConfig(
+            model=str(raw["model"]),
+            trials=int(raw["trials"]),
+            time_cap_s=float(raw.get("time_cap_s", 3600)),
+            origins=int(raw.get("origins", 3)),
+        )
+    except KeyError as exc:
+        raise ConfigError(f"{where}: tuning needs {exc} (the model to tune and the number of trials)") from exc
+    if tuning.trials < 1 or tuning.time_cap_s <= 0 or tuning.origins < 1:
+        raise ConfigError(
+            f"{where}: tuning needs trials >= 1, time_cap_s > 0 and origins >= 1, got trials={tuning.trials}, "
+            f"time_cap_s={tuning.time_cap_s}, origins={tuning.origins}"
+        )
+    return tuning
+
+
 def load_profile(name: str = "full", models_path: Path | None = None, search_space_path: Path | None = None) -> Profile:
     """The named profile from models.yaml, with the search space from search_space.yaml."""
     raw, where = _read_yaml(models_path, "models.yaml")
@@ -132,13 +161,7 @@ def load_profile(name: str = "full", models_path: Path | None = None, search_spa
         raise ConfigError(f"{where}: profile {name!r} repeats a model name: {names}")
     tuning = None
     if entry.get("tuning"):
-        t = entry["tuning"]
-        tuning = TuningConfig(
-            model=str(t["model"]),
-            budget_s=float(t.get("budget_s", 120)),
-            max_trials=int(t.get("max_trials", 20)),
-            origins=int(t.get("origins", 3)),
-        )
+        tuning = _tuning(entry["tuning"], f"{where} profile {name!r}")
         if tuning.model not in names:
             raise ConfigError(f"{where}: profile {name!r} tunes unknown model {tuning.model!r}")
     space, _ = _read_yaml(search_space_path, "search_space.yaml")

@@ -1,6 +1,6 @@
 """The training pipeline, step by step:
 
-    training dataset ─► [tune] ─► backtest every candidate ─► scorecard
+    [clean up a killed run] ─► training dataset ─► [tune] ─► backtest every candidate ─► scorecard
         ─► refit the best on all data up to T ─► re-score the champion on the same backtest
         ─► register (challenger) ─► gate ─► champion?
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,7 +27,7 @@ import pandas as pd
 from energy_core.feature_store import FeatureStore
 from energy_core.registry import Lineage, ModelRegistry, ModelVersionInfo
 from energy_core.settings import BacktestSettings, RegistrySettings, TrackingSettings
-from energy_training import dataset, plots, tracking
+from energy_training import dataset, plots, recovery, tracking
 from energy_training.backtest import backtest_model, contract_input, known_until, score_predictor
 from energy_training.config import ModelConfig, Profile
 from energy_training.forecaster_model import FittedForecaster
@@ -61,6 +63,7 @@ class RunResult:
     decisions: dict[str, GateDecision] = field(default_factory=dict)
     champion_version: int | None = None
     champion_model: str | None = None
+    tuning: str | None = None
 
 
 def run(
@@ -74,6 +77,8 @@ def run(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> RunResult:
     seed = backtest_settings.seed
+    # 0. debris of a killed run: its MLflow run marked FAILED, the versions it left ungated archived
+    recovery.recover(registry, registry_settings)
     # 1. training dataset: reuse a pinned one, or pin a new one as of T
     if options.dataset_version is not None:
         data = dataset.read(store, options.dataset_version)
@@ -105,9 +110,10 @@ def run(
         )
         # 2. tuning (on origins before the backtest window)
         candidates = list(profile.models)
+        tuning_summary: str | None = None
         if profile.tuning is not None:
             base = profile.model(profile.tuning.model)
-            tuned, trials = tune(
+            outcome = tune(
                 base,
                 profile.search_space,
                 profile.tuning,
@@ -117,8 +123,10 @@ def run(
                 tracking_settings,
                 group=run_id,
             )
-            candidates.append(tuned)
-            _log_table(trials, workdir, "tuning/trials")
+            candidates.append(outcome.best)
+            mlflow.set_tags(outcome.as_tags())
+            tuning_summary = outcome.summary()
+            _log_table(outcome.trials, workdir, "tuning/trials")
         # 3. backtest every candidate on the identical protocol
         predictions, seconds = _backtest_all(candidates, frame, protocol, seed)
         if NAIVE24 not in predictions["model"].unique():
@@ -142,7 +150,7 @@ def run(
             )
             mlflow.set_tag("champion_comparison", comparison)
             log.info("gate reference: %s", comparison)
-        _log_scorecard(table, predictions, workdir, champion.version if champion else None, protocol)
+        _log_scorecard(table, predictions, workdir, champion.version if champion else None, protocol, tuning_summary)
         mlflow.log_metrics(
             {
                 f"{m}_{k}": float(v)
@@ -154,7 +162,7 @@ def run(
         # 5. the best candidate (or all) refitted on everything up to T, registered, gated
         ranked = [m for m in table["model"] if m in {c.name for c in candidates}]
         to_register = ranked if options.register_all else ranked[:1]
-        result = RunResult(run_id, protocol, data.meta.version, table)
+        result = RunResult(run_id, protocol, data.meta.version, table, tuning=tuning_summary)
         manifest = tracking.feature_manifest(frame, data.meta, {c.name: list(c.exog) for c in candidates})
         for name in to_register:
             cfg = next(c for c in candidates if c.name == name)
@@ -190,6 +198,7 @@ def run(
                 ),
                 run_id=run_id,
             )
+            _test_crash_point("after_register")
             decision = decide(
                 metrics["wape"],
                 naive24_wape,
@@ -197,16 +206,17 @@ def run(
                 backtest_settings.min_gain_over_naive,
                 backtest_settings.manual_approval,
             )
-            apply_decision(registry, info.version, decision, clock)
+            with registry.transition_lock():
+                apply_decision(registry, info.version, decision, clock)
+                # Written last: a version without it was never gated (see `recovery`).
+                registry.set_tags(info.version, {recovery.GATE_TAG: _verdict(decision)})
             if decision.promote:
                 champion_wape = metrics["wape"]  # a later candidate in the same run must beat this one
             result.registered[name] = info.version
             result.decisions[name] = decision
             log.info("registered %s as version %d: %s", name, info.version, decision.reason)
-            mlflow.set_tag(
-                f"gate.{name}",
-                f"v{info.version}: {'promoted' if decision.promote else 'not promoted'} - {decision.reason}",
-            )
+            mlflow.set_tag(f"gate.{name}", f"v{info.version}: {_verdict(decision)} - {decision.reason}")
+            _test_crash_point("after_gate")
         now_champion = current_champion(registry)
         result.champion_version = now_champion.version if now_champion else None
         result.champion_model = now_champion.tags.get("model_config") if now_champion else None
@@ -216,6 +226,21 @@ def run(
 
 
 VIEW_NAME = dataset.VIEW.name
+CRASH_AT_ENV = "ENERGY_TEST_CRASH_AT"
+
+
+def _verdict(decision: GateDecision) -> str:
+    if decision.promote:
+        return "promoted"
+    return "awaiting approval" if decision.awaiting_approval else "not promoted"
+
+
+def _test_crash_point(point: str) -> None:
+    """For crash-safety tests only: SIGKILL this process at `point` when ENERGY_TEST_CRASH_AT
+    names it, exactly as an OOM kill would (no cleanup, no finally blocks, the run left RUNNING)."""
+    if os.environ.get(CRASH_AT_ENV) == point:
+        log.warning("%s=%s: killing this process to test crash recovery", CRASH_AT_ENV, point)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _wape_of(table: pd.DataFrame, model: str) -> float:
@@ -297,12 +322,18 @@ def _log_table(table: pd.DataFrame, workdir: Path, name: str) -> Path:
 
 
 def _log_scorecard(
-    table: pd.DataFrame, predictions: pd.DataFrame, workdir: Path, champion: int | None, protocol: Protocol
+    table: pd.DataFrame,
+    predictions: pd.DataFrame,
+    workdir: Path,
+    champion: int | None,
+    protocol: Protocol,
+    tuning: str | None,
 ) -> None:
     series_table, horizon_table = per_series(predictions), per_horizon(predictions)
     payload = {
         "protocol": protocol.describe(),
         "champion_before_run": champion,
+        "tuning": tuning,
         "models": json.loads(table.to_json(orient="records")),
     }
     out = workdir / SCORECARD_DIR

@@ -20,6 +20,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from energy_core.feature_store import TrainingDatasetMeta
+from energy_core.registry.mlflow_registry import process_tags, reroot_embedded_store
 from energy_core.settings import RegistrySettings, TrackingSettings
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,11 @@ def git_commit(start: Path | None = None) -> str:
 
 
 def experiment_id(settings: RegistrySettings) -> str:
-    """The experiment the registry logs into, created the same way (artifacts in ENERGY_HOME)."""
+    """The experiment the registry logs into, created the same way (artifacts in ENERGY_HOME).
+
+    An embedded store is re-rooted first, so a copied or moved home logs into itself.
+    """
+    reroot_embedded_store(settings)
     client = MlflowClient(tracking_uri=settings.resolved_tracking_uri)
     found = client.get_experiment_by_name(settings.experiment_name)
     if found is not None:
@@ -67,12 +72,17 @@ def experiment_id(settings: RegistrySettings) -> str:
 
 @contextmanager
 def parent_run(settings: RegistrySettings, run_name: str, tags: dict[str, str]) -> Iterator[str]:
-    """The MLflow run a training run logs into; yields its id."""
+    """The MLflow run a training run logs into; yields its id.
+
+    The run carries this process's pid and host (`process_tags`), so that if the process is
+    killed the next start can tell the run was interrupted and mark it FAILED (`recovery`).
+    """
     if settings.is_embedded:
         settings.path("mlflow").mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(settings.resolved_tracking_uri)
     exp = experiment_id(settings)
-    with mlflow.start_run(experiment_id=exp, run_name=run_name, tags={RUN_TYPE_TAG: RUN_TYPE_TRAINING, **tags}) as run:
+    run_tags = {RUN_TYPE_TAG: RUN_TYPE_TRAINING, **process_tags(), **tags}
+    with mlflow.start_run(experiment_id=exp, run_name=run_name, tags=run_tags) as run:
         yield run.info.run_id
 
 

@@ -1,4 +1,9 @@
-"""Optuna over the search space in search_space.yaml, time-boxed, on origins before the backtest.
+"""Optuna over the search space in search_space.yaml, on origins before the backtest.
+
+Bounded by a trial count, not by time: the seeded TPE sampler then proposes the same trials in the
+same order on any machine, however loaded, so the tuned candidate and the scorecard reproduce.
+The time cap (`time_cap_s`) is a safety net only; when it stops tuning early, `TuningOutcome`
+says so and the pipeline records it on the run and in the scorecard.
 
 Each trial is a nested MLflow run (and a W&B run in the same group) with its params and its
 tuning WAPE. Tuning origins end where the backtest begins (see `protocol.tuning_protocol`), so
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import mlflow
@@ -23,6 +29,39 @@ from energy_training.protocol import Protocol
 from energy_training.tracking import RUN_TYPE_TAG, RUN_TYPE_TRIAL, wandb_run
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TuningOutcome:
+    """What tuning produced and how it ended: the winner, one row per trial, the trial counts."""
+
+    best: ModelConfig
+    trials: pd.DataFrame
+    trials_planned: int
+    trials_completed: int
+    time_cap_s: float
+    seconds: float
+
+    @property
+    def stopped_by_cap(self) -> bool:
+        return self.trials_completed < self.trials_planned
+
+    def summary(self) -> str:
+        """One line for the log, the run and the scorecard."""
+        if self.stopped_by_cap:
+            return (
+                f"tuning stopped at {self.trials_completed}/{self.trials_planned} trials by the "
+                f"{self.time_cap_s:.0f} s cap"
+            )
+        return f"tuning ran all {self.trials_planned} trials in {self.seconds:.0f} s (cap {self.time_cap_s:.0f} s)"
+
+    def as_tags(self) -> dict[str, str]:
+        return {
+            "tuning_trials_planned": str(self.trials_planned),
+            "tuning_trials_completed": str(self.trials_completed),
+            "tuning_stopped_by_cap": str(self.stopped_by_cap).lower(),
+            "tuning_summary": self.summary(),
+        }
 
 
 def suggest(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -58,8 +97,8 @@ def tune(
     seed: int,
     tracking: TrackingSettings,
     group: str,
-) -> tuple[ModelConfig, pd.DataFrame]:
-    """The best configuration found within the budget, and one row per trial."""
+) -> TuningOutcome:
+    """The best of `tuning.trials` seeded trials (fewer only if the time cap was hit)."""
     family_space = space.get(base.family)
     if not family_space:
         raise ValueError(f"search_space.yaml has no space for family {base.family!r}")
@@ -71,7 +110,13 @@ def tune(
         params = suggest(trial, family_space)
         cfg = base.with_params(f"{base.name}_trial{trial.number}", **params)
         started = time.perf_counter()
-        with mlflow.start_run(run_name=cfg.name, nested=True, tags={RUN_TYPE_TAG: RUN_TYPE_TRIAL}):
+        # The parent's experiment, named explicitly: a nested run otherwise lands in MLflow's
+        # Default experiment, whose artifacts go to ./mlruns of the working directory.
+        parent = mlflow.active_run()
+        experiment = parent.info.experiment_id if parent is not None else None
+        with mlflow.start_run(
+            run_name=cfg.name, nested=True, experiment_id=experiment, tags={RUN_TYPE_TAG: RUN_TYPE_TRIAL}
+        ):
             pred = backtest_model(cfg, frame, protocol, seed)
             value = wape(pred["actual_kwh"].to_numpy(), pred["prediction_kwh"].to_numpy())
             seconds = time.perf_counter() - started
@@ -84,7 +129,22 @@ def tune(
         log.info("trial %d: tuning WAPE %.4f in %.1f s", trial.number, value, seconds)
         return value
 
-    study.optimize(objective, n_trials=tuning.max_trials, timeout=tuning.budget_s, gc_after_trial=False)
-    best = base.with_params(f"{base.name}_tuned", **study.best_params)
-    log.info("tuning: %d trials, best tuning WAPE %.4f with %s", len(study.trials), study.best_value, study.best_params)
-    return best, pd.DataFrame(rows)
+    started = time.perf_counter()
+    study.optimize(objective, n_trials=1, gc_after_trial=False)  # at least one trial: there is always a winner
+    remaining_s = tuning.time_cap_s - (time.perf_counter() - started)
+    if tuning.trials > 1 and remaining_s > 0:
+        # The seeded sampler carries on where it stopped: the same trials as one optimize() call.
+        study.optimize(objective, n_trials=tuning.trials - 1, timeout=remaining_s, gc_after_trial=False)
+    completed = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    outcome = TuningOutcome(
+        best=base.with_params(f"{base.name}_tuned", **study.best_params),
+        trials=pd.DataFrame(rows),
+        trials_planned=tuning.trials,
+        trials_completed=completed,
+        time_cap_s=tuning.time_cap_s,
+        seconds=time.perf_counter() - started,
+    )
+    (log.warning if outcome.stopped_by_cap else log.info)(
+        "%s; best tuning WAPE %.4f with %s", outcome.summary(), study.best_value, study.best_params
+    )
+    return outcome
