@@ -10,7 +10,7 @@ output "training_public_ip" {
 
 output "mlflow_tracking_uri" {
   description = "MLFLOW_TRACKING_URI for the training host (internal address of the app host)."
-  value       = "http://${google_compute_instance.app.network_interface[0].network_ip}:5000"
+  value       = "http://${google_compute_address.app_internal.address}:5000"
 }
 
 output "mlflow_artifacts_destination" {
@@ -18,9 +18,9 @@ output "mlflow_artifacts_destination" {
   value       = "gs://${google_storage_bucket.mlflow_artifacts.name}/artifacts"
 }
 
-output "service_account_email" {
-  description = "Identity the VMs use for the bucket and Cloud Logging."
-  value       = google_service_account.energy.email
+output "service_accounts" {
+  description = "Identity of each VM: the app host's writes MLflow artifacts, both write logs."
+  value       = { app = google_service_account.app.email, training = google_service_account.training.email }
 }
 
 output "ansible_inventory" {

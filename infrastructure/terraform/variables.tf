@@ -31,7 +31,7 @@ variable "admin_cidrs" {
   type        = list(string)
 
   validation {
-    condition     = length(var.admin_cidrs) > 0 && !contains(var.admin_cidrs, "0.0.0.0/0")
+    condition     = length(var.admin_cidrs) > 0 && !contains(var.admin_cidrs, "0.0.0.0/0") && alltrue([for c in var.admin_cidrs : can(cidrhost(c, 0))])
     error_message = "admin_cidrs must list at least one range and must not be 0.0.0.0/0."
   }
 }
@@ -39,6 +39,11 @@ variable "admin_cidrs" {
 variable "app_cidrs" {
   description = "CIDR ranges allowed to reach app-api (8001) and the dashboards (8501, 8502)."
   type        = list(string)
+
+  validation {
+    condition     = length(var.app_cidrs) > 0 && alltrue([for c in var.app_cidrs : can(cidrhost(c, 0))])
+    error_message = "app_cidrs must list at least one valid CIDR range, e.g. 203.0.113.0/24."
+  }
 }
 
 variable "training_machine_type" {
@@ -93,4 +98,10 @@ variable "labels" {
   description = "Labels added to every resource that supports them."
   type        = map(string)
   default     = { app = "energy-forecasting" }
+}
+
+variable "mlflow_internal_ip" {
+  description = "Reserved internal address of the app host: the training host's MLFLOW_TRACKING_URI points at it."
+  type        = string
+  default     = "10.42.0.10"
 }

@@ -20,3 +20,13 @@ provider "google" {
   region  = var.region
   zone    = var.zone
 }
+
+# APIs this module uses; enabled here so a fresh project needs no clicks. Left on at destroy: other
+# workloads of the project may use them too.
+resource "google_project_service" "required" {
+  for_each                   = toset(["compute.googleapis.com", "iam.googleapis.com", "storage.googleapis.com", "logging.googleapis.com"])
+  project                    = var.project_id
+  service                    = each.value
+  disable_on_destroy         = false
+  disable_dependent_services = false
+}
