@@ -1,10 +1,15 @@
 """The registry suite: the ModelRegistry contract, run against every backend.
 
 The contract tests only use the `ModelRegistry` interface through the `make_registry` fixture,
-so a new backend joins the suite by adding one parameter there. Two backends run here: the
-embedded SQLite file inside ENERGY_HOME, and a real `mlflow server` subprocess over HTTP (started
-in the background at the module's first test so it boots while the SQLite tests run). Nothing is
-mocked. Tests that inspect MLflow itself (runs, artifacts, global URIs) are grouped at the end.
+so a new backend joins the suite by adding one parameter there. Three backends run here: the
+embedded SQLite file inside ENERGY_HOME; a real `mlflow server` subprocess over HTTP (started
+in the background at the module's first test so it boots while the SQLite tests run); and
+`hopsworks`: the real Hopsworks mapping mirrored into a real MLflow SQLite, where Hopsworks
+itself is MOCKED by an in-memory fake at the hsml boundary (`fake_hsml.py`; no cluster is
+reachable here; `test_fake_hopsworks_signatures.py` pins the fake to hopsworks 5.2). On that
+backend every test also checks, at teardown, that the MLflow mirror shows exactly what the
+primary shows (versions, metrics, tags, lineage, aliases). Nothing else is mocked. Tests that
+inspect MLflow itself (runs, artifacts, global URIs) are grouped at the end.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from energy_core.registry import (
     RegistryError,
     RegistryUnavailable,
 )
+from energy_core.registry.mirrored import MirroredModelRegistry, open_mirrored
 from energy_core.registry.mlflow_registry import (
     INTERRUPTED_TAG,
     MlflowModelRegistry,
@@ -48,12 +54,13 @@ from energy_core.registry.mlflow_registry import (
     process_tags,
     reroot_embedded_store,
 )
+from energy_core.registry.sync import compare
 from energy_core.settings import RegistrySettings
 
 MODEL_SOURCE = Path(__file__).with_name("seasonal_naive_model.py")
 VENV_BIN = Path(sys.executable).parent
 SERVER_BOOT_TIMEOUT_S = 180.0
-BACKENDS = ("sqlite", "server")
+BACKENDS = ("sqlite", "server", "hopsworks")
 
 
 def _import_model_module() -> ModuleType:
@@ -67,6 +74,20 @@ def _import_model_module() -> ModuleType:
 
 
 seasonal_naive_model = _import_model_module()
+
+
+def _load_fake(name: str) -> ModuleType:
+    """A fake beside this file, by path (the test folder is not a package)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+fake_hsml = _load_fake("fake_hsml")
 
 LINEAGE = Lineage(
     feature_view="energy_forecasting",
@@ -198,15 +219,32 @@ def energy_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def tracking_uri(request: pytest.FixtureRequest, mlflow_server: _Server) -> str | None:
-    """None means the embedded default (SQLite file in ENERGY_HOME)."""
-    return mlflow_server.wait_until_healthy() if request.param == "server" else None
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
-def registry_settings(energy_home: Path, tracking_uri: str | None, model_name: str) -> RegistrySettings:
+@pytest.fixture(scope="module")
+def tracking_uri(backend: str, mlflow_server: _Server) -> str | None:
+    """None means the embedded default (SQLite file in ENERGY_HOME; the hopsworks mirror's too)."""
+    return mlflow_server.wait_until_healthy() if backend == "server" else None
+
+
+@pytest.fixture(scope="module")
+def hopsworks_project(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """MOCKED: the in-memory Hopsworks project of fake_hsml.py (no cluster is reachable here)."""
+    return fake_hsml.FakeProject(tmp_path_factory.mktemp("fake-hopsworks"))
+
+
+def registry_settings(
+    energy_home: Path, tracking_uri: str | None, model_name: str, backend: str = "mlflow"
+) -> RegistrySettings:
     """Every field given explicitly, so neither the environment nor a developer's .env leaks in."""
     return RegistrySettings(
         ENERGY_HOME=energy_home,
+        ENERGY_MODEL_REGISTRY=backend,
+        HOPSWORKS_HOST="hopsworks.test.invalid",
+        HOPSWORKS_PROJECT="energy",
+        HOPSWORKS_API_KEY="test-key",
         MLFLOW_TRACKING_URI=tracking_uri,
         MLFLOW_REGISTRY_URI=None,
         ENERGY_MODEL_NAME=model_name,
@@ -215,14 +253,25 @@ def registry_settings(energy_home: Path, tracking_uri: str | None, model_name: s
 
 
 @pytest.fixture
-def make_registry(energy_home: Path, tracking_uri: str | None) -> Callable[[], ModelRegistry]:
+def make_registry(
+    energy_home: Path, tracking_uri: str | None, backend: str, hopsworks_project: object
+) -> Iterator[Callable[[], ModelRegistry]]:
     """A registry for a model name no other test uses: each test starts from an empty registry
-    while the backend (database, server) is shared, which keeps the module fast."""
+    while the backend (database, server, fake project) is shared, which keeps the module fast.
+    On `hopsworks`, teardown checks that the MLflow mirror shows what the primary shows."""
+    made: list[MirroredModelRegistry] = []
 
     def make() -> ModelRegistry:
-        return MlflowModelRegistry(registry_settings(energy_home, tracking_uri, f"forecaster-{uuid.uuid4().hex[:10]}"))
+        name = f"forecaster-{uuid.uuid4().hex[:10]}"
+        if backend == "hopsworks":
+            mirrored = open_mirrored(registry_settings(energy_home, None, name, "hopsworks"), project=hopsworks_project)
+            made.append(mirrored)
+            return mirrored
+        return MlflowModelRegistry(registry_settings(energy_home, tracking_uri, name))
 
-    return make
+    yield make
+    for mirrored in made:
+        assert compare(mirrored.primary.list_versions(), mirrored.mirror.list_versions()) == []
 
 
 @pytest.fixture
@@ -461,7 +510,9 @@ def test_registering_with_a_missing_artifact_file_names_it_and_logs_nothing(regi
 
 
 @pytest.fixture
-def mlflow_registry(make_registry: Callable[[], ModelRegistry]) -> MlflowModelRegistry:
+def mlflow_registry(make_registry: Callable[[], ModelRegistry], backend: str) -> MlflowModelRegistry:
+    if backend == "hopsworks":
+        pytest.skip("inspects MLflow's own runs and URIs; the hopsworks backend's mirror is covered by sqlite")
     registry = make_registry()
     assert isinstance(registry, MlflowModelRegistry)
     return registry

@@ -37,30 +37,39 @@ class HomeSettings(_Base):
         return self.home.joinpath(*parts)
 
 
-class FeatureStoreSettings(HomeSettings):
-    """Which feature store backend to use and how to reach it."""
+class HopsworksConnectionSettings(HomeSettings):
+    """How to reach a Hopsworks project; shared by the feature store and the model registry."""
 
-    backend: Literal["embedded", "hopsworks"] = Field(default="embedded", alias="ENERGY_FEATURE_STORE")
     hopsworks_host: str | None = Field(default=None, alias="HOPSWORKS_HOST")
     hopsworks_port: int = Field(default=443, alias="HOPSWORKS_PORT")
     hopsworks_project: str | None = Field(default=None, alias="HOPSWORKS_PROJECT")
     hopsworks_api_key: SecretStr | None = Field(default=None, alias="HOPSWORKS_API_KEY")
+
+    def _require_hopsworks(self, switch: str) -> None:
+        """Fail naming every missing variable: `hopsworks.login` prompts when one is absent."""
+        missing = [
+            name
+            for name, value in (
+                ("HOPSWORKS_HOST", self.hopsworks_host),
+                ("HOPSWORKS_PROJECT", self.hopsworks_project),
+                ("HOPSWORKS_API_KEY", self.hopsworks_api_key),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"{switch} needs {', '.join(missing)} to be set")
+
+
+class FeatureStoreSettings(HopsworksConnectionSettings):
+    """Which feature store backend to use and how to reach it."""
+
+    backend: Literal["embedded", "hopsworks"] = Field(default="embedded", alias="ENERGY_FEATURE_STORE")
     lock_timeout_s: float = Field(default=120.0, gt=0, alias="ENERGY_FS_LOCK_TIMEOUT_S")
 
     @model_validator(mode="after")
     def _hopsworks_needs_credentials(self) -> FeatureStoreSettings:
         if self.backend == "hopsworks":
-            missing = [
-                name
-                for name, value in (
-                    ("HOPSWORKS_HOST", self.hopsworks_host),
-                    ("HOPSWORKS_PROJECT", self.hopsworks_project),
-                    ("HOPSWORKS_API_KEY", self.hopsworks_api_key),
-                )
-                if not value
-            ]
-            if missing:
-                raise ValueError(f"ENERGY_FEATURE_STORE=hopsworks needs {', '.join(missing)} to be set")
+            self._require_hopsworks("ENERGY_FEATURE_STORE=hopsworks")
         return self
 
     @property
@@ -68,13 +77,21 @@ class FeatureStoreSettings(HomeSettings):
         return self.path("feature_store")
 
 
-class RegistrySettings(HomeSettings):
-    """Model registry (MLflow): a SQLite file in ENERGY_HOME by default, or an MLflow server."""
+class RegistrySettings(HopsworksConnectionSettings):
+    """Model registry: MLflow (a SQLite file in ENERGY_HOME by default, or an MLflow server), or
+    Hopsworks' registry as the primary, mirrored into that MLflow (`ENERGY_MODEL_REGISTRY`)."""
 
+    backend: Literal["mlflow", "hopsworks"] = Field(default="mlflow", alias="ENERGY_MODEL_REGISTRY")
     tracking_uri: str | None = Field(default=None, alias="MLFLOW_TRACKING_URI")
     registry_uri: str | None = Field(default=None, alias="MLFLOW_REGISTRY_URI")
     model_name: str = Field(default="energy-consumption-forecaster", alias="ENERGY_MODEL_NAME")
     experiment_name: str = Field(default="energy-consumption", alias="ENERGY_EXPERIMENT_NAME")
+
+    @model_validator(mode="after")
+    def _hopsworks_needs_credentials(self) -> RegistrySettings:
+        if self.backend == "hopsworks":
+            self._require_hopsworks("ENERGY_MODEL_REGISTRY=hopsworks")
+        return self
 
     @field_validator("tracking_uri")
     @classmethod

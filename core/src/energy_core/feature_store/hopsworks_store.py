@@ -6,7 +6,9 @@ commit id from `commit_details`; reading at a pinned version is `Query.as_of(<co
 What does not map (and is therefore shared with the embedded backend in `relational`): pandera
 validation, the diff that makes re-inserts no-ops, the as-of join with a per-join lag (Hopsworks'
 point-in-time join has no lag) and time splits. Training-dataset records are rows of a small
-feature group of their own, so they live in the same project.
+feature group of their own, so they live in the same project; each dataset is also created
+through a real Hopsworks feature view (`get_or_create_feature_view` + `create_training_data`),
+whose version it takes, so Hopsworks shows groups → view → dataset → model natively.
 
 Only this module imports `hopsworks`, and only when the backend is selected.
 """
@@ -36,7 +38,7 @@ from energy_core.feature_store.base import (
     TrainingDatasetNotFound,
     ValidationReport,
 )
-from energy_core.schemas import UTC_DTYPE, FeatureGroupSpec, FeatureViewSpec
+from energy_core.schemas import UTC_DTYPE, FeatureGroupSpec, FeatureViewSpec, feature_columns
 from energy_core.settings import FeatureStoreSettings
 
 log = logging.getLogger(__name__)
@@ -255,11 +257,18 @@ class HopsworksFeatureStore(FeatureStore):
         if view.spine.table_name not in pinned:
             raise FeatureGroupNotFound(f"cannot create a training dataset of view {view.name!r}: no spine data")
         frame = self.read_view(view, start, end, table_versions=pinned)
-        existing = self.list_training_datasets(view)
+        existing = {m.version for m in self.list_training_datasets(view)}
+        version = self._hopsworks_training_dataset(view, start, end, description)
+        if version in existing:
+            raise FeatureStoreUnavailable(
+                f"Hopsworks numbered a new training dataset of view {view.name!r} v{view.version} #{version}, "
+                f"but {TRAINING_DATASETS.name!r} already records #{version} (records: {sorted(existing)}); the two "
+                "were written by different projects or one was edited by hand: delete the stale record first"
+            )
         meta = TrainingDatasetMeta(
             view_name=view.name,
             view_version=view.version,
-            version=max((m.version for m in existing), default=0) + 1,
+            version=version,
             start=rel.to_utc(start) if start else None,
             end=rel.to_utc(end) if end else None,
             table_versions=pinned,
@@ -280,6 +289,46 @@ class HopsworksFeatureStore(FeatureStore):
         )
         self.insert(TRAINING_DATASETS, record)
         return meta
+
+    def _hopsworks_training_dataset(
+        self, view: FeatureViewSpec, start: datetime | None, end: datetime | None, description: str
+    ) -> int:
+        """Create the training dataset through a real Hopsworks feature view; return its version.
+
+        Why: Hopsworks users see feature groups → feature view → training datasets → model only
+        when the view and datasets exist in Hopsworks itself (the registry links the model to
+        both). The rows the model trains on still come from `read_view` (Hopsworks' point-in-time
+        join has no per-join lag), pinned to the same commits; the Hopsworks dataset carries the
+        same time range, and its version is ours, so lineage reads the same as embedded.
+        """
+        fs = self._store()
+        try:
+            query = self._require(view.spine).select_all()
+            for join in view.joins:
+                group = self._group(join.group)
+                if group is None:  # not written yet: the view joins what exists, like read_view
+                    continue
+                columns = [*join.on, *feature_columns(join)]
+                query = query.join(group.select(columns), on=list(join.on) or None, prefix=join.prefix or None)
+            feature_view = fs.get_or_create_feature_view(
+                name=view.name,
+                query=query,
+                version=view.version,
+                description=view.description,
+                labels=[view.label] if view.label else [],
+            )
+            window = {k: v for k, v in (("start_time", start), ("end_time", end)) if v is not None}
+            version, _job = feature_view.create_training_data(
+                **window, description=description, write_options={"wait_for_job": False}
+            )
+        except (FeatureGroupNotFound, FeatureStoreUnavailable):
+            raise
+        except Exception as exc:
+            raise FeatureStoreUnavailable(
+                f"Hopsworks failed to create a training dataset of feature view {view.name!r} v{view.version}: {exc}"
+            ) from exc
+        log.info("Hopsworks feature view %s v%d: training dataset #%d created", view.name, view.version, version)
+        return int(version)
 
     def list_training_datasets(self, view: FeatureViewSpec) -> list[TrainingDatasetMeta]:
         if not self.exists(TRAINING_DATASETS):

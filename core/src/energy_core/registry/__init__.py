@@ -1,4 +1,4 @@
-"""Model registry: the interface (`base`) and the MLflow backend."""
+"""Model registry: the interface (`base`), the MLflow backend, and Hopsworks mirrored into MLflow."""
 
 from __future__ import annotations
 
@@ -32,7 +32,16 @@ __all__ = [
 
 
 def open_registry(settings: RegistrySettings | None = None) -> ModelRegistry:
-    """The configured model registry (MLflow: embedded SQLite by default, or a server URI)."""
+    """The configured model registry, chosen by `ENERGY_MODEL_REGISTRY`.
+
+    `mlflow` (default): MLflow, an embedded SQLite file or a server URI. `hopsworks`: the Hopsworks
+    project's model registry as the primary, every write mirrored into that MLflow (`mirrored.py`).
+    """
+    settings = settings or load(RegistrySettings)
+    if settings.backend == "hopsworks":
+        from energy_core.registry.mirrored import open_mirrored
+
+        return open_mirrored(settings)
     from energy_core.registry.mlflow_registry import MlflowModelRegistry
 
-    return MlflowModelRegistry(settings or load(RegistrySettings))
+    return MlflowModelRegistry(settings)

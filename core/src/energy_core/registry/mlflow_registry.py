@@ -184,6 +184,13 @@ class MlflowModelRegistry(ModelRegistry):
                     raise self._not_found(f"version {version}") from exc
                 raise
 
+    def create_run(self, run_name: str, tags: dict[str, str] | None = None) -> str:
+        """A new, finished-by-`register` run in this registry's experiment, for a caller that must
+        name the run before registering (the Hopsworks mirror records it in both registries)."""
+        with self._backend_errors("creating a run"):
+            run = self._client.create_run(self._experiment(), run_name=run_name, tags=tags or {})
+        return str(run.info.run_id)
+
     # ------------------------------------------------------------------ reads
 
     def get(self, version: int | None = None, alias: str | None = None) -> ModelVersionInfo:
