@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -64,7 +65,7 @@ def test_approving_a_version_that_fails_the_gate_records_approval_but_keeps_the_
     with TestClient(make_app(writable_home)) as client:
         body = client.post(f"{MODELS}/3/approve", headers=KEY).json()
     assert (body["approval"], body["promoted"]) == ("approved", False)
-    assert "naive baseline" in body["reason"]
+    assert "does not beat seasonal naive 24" in body["reason"]
     assert open_registry(home_settings(writable_home)[1]).get(alias="champion").version == 1
 
 
@@ -77,11 +78,37 @@ def test_rejecting_the_challenger_drops_its_alias(make_app: AppFactory, writable
     assert listed[1]["aliases"] == ["champion"]
 
 
-def test_rejecting_the_champion_is_409_and_leaves_it_serving(client: TestClient) -> None:
+def test_rejecting_the_only_champion_is_409_and_leaves_it_serving(client: TestClient) -> None:
     response = client.post(f"{MODELS}/1/reject", headers=KEY)
     assert response.status_code == 409
     assert "approve another version" in response.json()["detail"]
     assert client.get(MODELS).json()[2]["aliases"] == ["champion"]
+
+
+def test_rejecting_an_approved_champion_rolls_back_to_the_one_it_replaced(
+    make_app: AppFactory, writable_home: Path
+) -> None:
+    with TestClient(make_app(writable_home)) as client:
+        assert client.post(f"{MODELS}/2/approve", headers=KEY).json()["promoted"]
+        body = client.post(f"{MODELS}/2/reject", headers=KEY).json()
+        listed = {m["version"]: m for m in client.get(MODELS).json()}
+    assert (body["approval"], body["aliases"]) == ("rejected", [])
+    assert "rolled back to v1" in body["reason"]
+    assert listed[1]["aliases"] == ["champion"]
+
+
+def test_history_names_who_when_from_to_and_why_and_never_the_key(make_app: AppFactory, writable_home: Path) -> None:
+    with TestClient(make_app(writable_home)) as client:
+        client.post(f"{MODELS}/2/approve", headers=KEY)
+        one = client.get(f"{MODELS}/2/history").json()
+        everything = client.get(f"{MODELS}/history").json()
+        unknown = client.get(f"{MODELS}/99/history")
+    (record,) = one
+    assert (record["version"], record["from_state"], record["to_state"]) == (2, "challenger", "champion")
+    assert record["who"].startswith("api-key:") and API_KEY not in json.dumps(everything)
+    assert record["at"] and "better than naive 24" in record["why"]
+    assert {(r["version"], r["to_state"]) for r in everything} == {(2, "champion"), (1, "archived")}
+    assert unknown.status_code == 404
 
 
 def test_unknown_version_is_404(client: TestClient) -> None:

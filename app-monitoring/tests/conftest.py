@@ -149,6 +149,31 @@ def fake_models() -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def fake_history() -> list[dict[str, Any]]:
+    """The audit trail behind fake_models, on a simulated clock (January 2023, not the wall clock)."""
+    def record(at: str, version: int, operation: str, old: str | None, new: str, before: int | None,
+               after: int | None) -> dict[str, Any]:
+        return {"version": version, "operation": operation, "from_state": old, "to_state": new, "at": at,
+                "who": "training-pipeline run r1", "why": "WAPE beats naive 24 and the champion",
+                "champion_before": before, "champion_after": after}
+    return [
+        record("2023-01-18T00:00:00Z", 1, "gate", "candidate", "champion", None, 1),
+        record("2023-01-19T00:00:00Z", 2, "gate", "candidate", "champion", 1, 2),
+        record("2023-01-19T00:00:00Z", 1, "gate", "champion", "archived", 1, 2),
+        record("2023-01-20T00:00:00Z", 3, "gate", "candidate", "challenger", 2, 2),
+    ]  # fmt: skip
+
+
+def fake_simulation() -> dict[str, Any]:
+    """A simulation 6 hours into a 168-hour window (what `make demo` shows while it runs)."""
+    return {
+        "status": "running", "start": "2023-01-17T23:00:00Z", "end": "2023-01-24T23:00:00Z",
+        "hours_total": 168, "hours_done": 6, "completed_through": "2023-01-18T04:00:00Z",
+        "seconds_per_hour": 0.75, "eta": "2026-12-01T12:02:06Z", "updated_at": "2026-12-01T12:00:00Z",
+        "retrain_profile": "retrain",
+    }  # fmt: skip
+
+
 def build_fake_api(mode: Mode) -> FastAPI:
     """`full`: every endpoint has data; `not_ready`: a fresh store, monitoring endpoints answer 503;
     `empty_lists`: 200s with empty lists and nulls."""
@@ -210,6 +235,14 @@ def build_fake_api(mode: Mode) -> FastAPI:
     @app.get("/api/v1/models")
     def models() -> list[dict[str, Any]]:
         return [] if mode != "full" else fake_models()
+
+    @app.get("/api/v1/models/history")
+    def history() -> list[dict[str, Any]]:
+        return [] if mode != "full" else fake_history()
+
+    @app.get("/api/v1/simulation")
+    def simulation() -> dict[str, Any]:
+        return {"status": "not_started"} if mode != "full" else fake_simulation()
 
     return app
 

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 
 import numpy as np
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -67,7 +68,10 @@ def test_every_panel_is_drawn(monkeypatch, full_api) -> None:
         "Mean hourly WAPE (window)": "5.5%",
         "Monitored hours": "48",
     }
-    assert len(page.dataframe) == 3  # alerts, ranking, model versions
+    assert len(page.dataframe) == 4  # alerts, ranking, model versions, lifecycle transitions
+    transitions = page.dataframe[3].value
+    assert transitions["at"].iloc[0] == pd.Timestamp("2023-01-20T00:00Z")  # simulated time, newest first
+    assert transitions["to_state"].tolist() == ["challenger", "champion", "archived", "champion"]
     assert page.warning[0].value == "Retraining is recommended by the latest checks."
     assert not page.error and not page.info
 
@@ -105,3 +109,17 @@ def test_empty_store_shows_the_no_data_hint_once(monkeypatch, empty_api) -> None
     page = run_page(monkeypatch, empty_api.url)
     assert len(page.info) == 1 and page.info[0].value.startswith("No monitoring data yet — run `make pipeline`")
     assert not page.error and not page.get("plotly_chart")
+
+
+def test_a_running_simulation_shows_hour_k_of_n_with_its_eta(monkeypatch, full_api) -> None:
+    page = run_page(monkeypatch, full_api.url)
+    bars = page.get("progress")
+    assert len(bars) == 1
+    assert bars[0].proto.value == int(100 * 6 / 168)  # Streamlit stores a whole percentage, truncated
+    text = bars[0].proto.text
+    assert "hour 6 of 168" in text and "2023-01-18 04:00 UTC" in text and "ETA 12:02:06 UTC" in text
+
+
+def test_no_simulation_shows_no_progress_bar(monkeypatch, empty_api) -> None:
+    page = run_page(monkeypatch, empty_api.url)
+    assert not page.get("progress")

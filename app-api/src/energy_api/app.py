@@ -18,7 +18,7 @@ from energy_api.dependencies import Services, lazy_registry, lazy_store
 from energy_api.errors import install_error_handlers
 from energy_api.load_shedding import BuildLimiter
 from energy_api.prometheus import PrometheusMiddleware, RequestMetrics
-from energy_api.routers import API_PREFIX, catalog, forecasts, health, models, monitoring
+from energy_api.routers import API_PREFIX, catalog, forecasts, health, models, monitoring, simulation
 from energy_core.feature_store import FeatureStore, open_feature_store
 from energy_core.registry import ModelRegistry, open_registry
 from energy_core.settings import ApiSettings, BacktestSettings, load
@@ -64,7 +64,8 @@ def create_app(
         metrics=metrics,
         clock=clock,
     )
-    for router in (health.router, catalog.router, forecasts.router, monitoring.router, models.router):
+    routers = (health, catalog, forecasts, monitoring, models, simulation)
+    for router in (r.router for r in routers):
         app.include_router(router)
     install_error_handlers(app)
     app.add_middleware(

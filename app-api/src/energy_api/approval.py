@@ -1,127 +1,54 @@
-"""The manual-approval gate: what approving or rejecting a registered version does.
+"""Approve and reject over HTTP: the lifecycle's operations (`energy_core.lifecycle`), nothing more.
 
-The promotion rule is the training pipeline's, read from the metrics it logs on every version
-(docs/conventions.md): a version may become `champion` only if
-    backtest_wape <= (1 - min_gain_over_naive) * naive24_backtest_wape      (beats naive by 15 %)
-and, when another version is champion, backtest_wape < that champion's backtest_wape.
-A human approval is necessary for promotion in manual mode, never sufficient: an approved version
-that fails the rule stays where it is, and the response says why.
-
-Reject never touches `champion`: rejecting the serving model would leave batch prediction with
-nothing to serve, so it is refused (409); roll back by approving another version instead. A
-rejected version loses the `challenger` alias so nothing picks it up later.
-
-Both run under the registry's transition lock (`ModelRegistry.transition_lock`), which the
-training CLI's approve/reject/rollback take too: each reads the champion, decides and moves
-aliases in several calls, and two of them interleaved (two approvals, or an approval and a
-rejection, from the API and the CLI at once) would leave a state neither decided: the worse
-version as champion, or a champion tagged `rejected`.
+The rule is not here. `training-pipeline approve/reject` calls the same `Lifecycle` methods, so a
+version refused by one door is refused by the other, for the same reason:
+- approve records `approval=approved`; the version becomes champion only if it passes the gate
+  (beats naive 24 by `min_gain_over_naive` and the champion's fair reference). A refused
+  promotion is still a 200, with `promoted: false` and the reason.
+- reject of the champion rolls `champion` back to the previous champion that may serve; with none
+  to roll back to, it is refused (409), because batch prediction would have nothing to serve.
+Each call holds the registry's transition lock and writes an audit record naming the API key
+(by its id, `key_id`; never the key) and the API's clock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
 
-from energy_api.registry_queries import PROMOTED_AT_TAG, call, champion, registry_failures
+from energy_api.registry_queries import registry_failures
 from energy_core.api_models import ApprovalResult
-from energy_core.registry import CHALLENGER, CHAMPION, ModelRegistry, ModelVersionInfo
+from energy_core.lifecycle import Lifecycle, Outcome
 
 Clock = Callable[[], datetime]
 
 
-class RejectingChampion(RuntimeError):
-    """Rejecting the current champion was refused (it would leave nothing to serve)."""
+def key_id(api_key: str) -> str:
+    """The audit trail's name for an API key: a short SHA-256 fingerprint, so rotated keys can be
+    told apart in the history while the key itself never reaches the registry."""
+    return "api-key:" + hashlib.sha256(api_key.encode()).hexdigest()[:12]
 
 
-@dataclass(frozen=True)
-class GateDecision:
-    promote: bool
-    reason: str
+def approve(registry_lifecycle: Lifecycle, version: int, who: str) -> ApprovalResult:
+    """Approve `version`; it is promoted only when the gate passes."""
+    with registry_failures():
+        return _result(registry_lifecycle.approve(version, who), "approved")
 
 
-def promotion_decision(
-    candidate: ModelVersionInfo, current: ModelVersionInfo | None, min_gain_over_naive: float
-) -> GateDecision:
-    """Whether `candidate` may replace `current` as champion, and why (pure: no registry I/O)."""
-    if current is not None and current.version == candidate.version:
-        return GateDecision(False, f"version {candidate.version} is already the champion")
-    wape = candidate.metrics.get("backtest_wape")
-    naive = candidate.metrics.get("naive24_backtest_wape")
-    if wape is None or naive is None:
-        return GateDecision(
-            False, f"version {candidate.version} lacks backtest_wape or naive24_backtest_wape; cannot judge it"
-        )
-    bar = (1 - min_gain_over_naive) * naive
-    if not wape <= bar:
-        return GateDecision(
-            False,
-            f"backtest_wape {wape:.4f} does not beat the 24-hour naive baseline by {min_gain_over_naive:.0%} "
-            f"(needs <= {bar:.4f})",
-        )
-    current_wape = current.metrics.get("backtest_wape") if current is not None else None
-    if current is not None and current_wape is not None and not wape < current_wape:
-        return GateDecision(
-            False,
-            f"backtest_wape {wape:.4f} is not better than champion version {current.version}'s {current_wape:.4f}",
-        )
-    return GateDecision(True, f"backtest_wape {wape:.4f} passes the gate (<= {bar:.4f} and beats the champion)")
+def reject(registry_lifecycle: Lifecycle, version: int, who: str) -> ApprovalResult:
+    """Reject `version`; the champion is rolled back to the previous one (409 when there is none)."""
+    with registry_failures():
+        return _result(registry_lifecycle.reject(version, who), "rejected")
 
 
-@contextmanager
-def serialised(registry: ModelRegistry) -> Iterator[None]:
-    """Hold the registry's transition lock; failing to take it is a RegistryUnavailable (503),
-    while errors of the guarded block (a refused rejection) pass through unchanged."""
-    with ExitStack() as held:
-        with registry_failures():
-            held.enter_context(registry.transition_lock())
-        yield
-
-
-def approve(
-    registry: ModelRegistry, version: int, min_gain_over_naive: float, clock: Clock = lambda: datetime.now(UTC)
-) -> ApprovalResult:
-    """Mark `version` approved and promote it to champion when it passes the gate."""
-    with serialised(registry):
-        return _approve(registry, version, min_gain_over_naive, clock)
-
-
-def reject(registry: ModelRegistry, version: int, clock: Clock = lambda: datetime.now(UTC)) -> ApprovalResult:
-    """Mark `version` rejected and drop its `challenger` alias; refuse for the champion."""
-    with serialised(registry):
-        return _reject(registry, version, clock)
-
-
-def _approve(registry: ModelRegistry, version: int, min_gain_over_naive: float, clock: Clock) -> ApprovalResult:
-    candidate = call(lambda: registry.get(version=version))
-    now = clock().isoformat()
-    call(lambda: registry.set_tags(version, {"approval": "approved", "approved_at": now}))
-    decision = promotion_decision(candidate, champion(registry), min_gain_over_naive)
-    if decision.promote:
-        call(lambda: registry.set_alias(CHAMPION, version))
-        call(lambda: registry.set_tags(version, {PROMOTED_AT_TAG: now}))
-        if CHALLENGER in candidate.aliases:
-            call(lambda: registry.delete_alias(CHALLENGER))
-    after = call(lambda: registry.get(version=version))
-    return ApprovalResult(
-        version=version, approval="approved", aliases=sorted(after.aliases), promoted=decision.promote,
-        reason=decision.reason,
-    )
-
-
-def _reject(registry: ModelRegistry, version: int, clock: Clock) -> ApprovalResult:
-    candidate = call(lambda: registry.get(version=version))
-    if CHAMPION in candidate.aliases:
-        raise RejectingChampion(
-            f"version {version} is the champion; approve another version to replace it before rejecting this one"
-        )
-    call(lambda: registry.set_tags(version, {"approval": "rejected", "rejected_at": clock().isoformat()}))
-    if CHALLENGER in candidate.aliases:
-        call(lambda: registry.delete_alias(CHALLENGER))
-    after = call(lambda: registry.get(version=version))
-    return ApprovalResult(
-        version=version, approval="rejected", aliases=sorted(after.aliases), promoted=False,
-        reason=f"version {version} rejected; champion unchanged",
+def _result(outcome: Outcome, approval: str) -> ApprovalResult:
+    return ApprovalResult.model_validate(
+        {
+            "version": outcome.version,
+            "approval": approval,
+            "aliases": outcome.aliases,
+            "promoted": outcome.promoted,
+            "reason": outcome.reason,
+        }
     )

@@ -1,5 +1,5 @@
 """How failures become HTTP answers: 503 with the reason for an unavailable backend, 503 with
-Retry-After when overloaded, 404 for an unknown version, 409 for a refused rejection, 422 for a
+Retry-After when overloaded, 404 for an unknown version, 409 for a transition the lifecycle refuses, 422 for a
 bad time window; never a stack trace.
 
 Why local paths are masked in 503 reasons: the reason helps an operator, but a client has no use
@@ -17,11 +17,11 @@ import re
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from energy_api.approval import RejectingChampion
 from energy_api.load_shedding import Overloaded
 from energy_api.time_window import InvalidTimeWindow
 from energy_core.api_models import ErrorDetail
 from energy_core.feature_store import FeatureStoreError
+from energy_core.lifecycle import TransitionRefused
 from energy_core.registry import ModelNotFound, RegistryError
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ async def _overloaded(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": str(exc.retry_after_s)})
 
 
-async def _rejecting_champion(request: Request, exc: Exception) -> JSONResponse:
+async def _transition_refused(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=409)
 
 
@@ -75,7 +75,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FeatureStoreError, _store_failed)
     app.add_exception_handler(OSError, _store_failed)
     app.add_exception_handler(RegistryError, _registry_failed)
-    app.add_exception_handler(RejectingChampion, _rejecting_champion)
+    app.add_exception_handler(TransitionRefused, _transition_refused)
     app.add_exception_handler(Overloaded, _overloaded)
     app.add_exception_handler(InvalidTimeWindow, _bad_window)
     app.add_exception_handler(Exception, _unexpected)

@@ -15,7 +15,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from energy_core.api_models import ModelVersion
+from energy_core.api_models import ModelTransition, ModelVersion
+from energy_core.lifecycle import PROMOTED_AT_TAG, TransitionRefused, history
 from energy_core.registry import (
     CHAMPION,
     ModelNotFound,
@@ -26,7 +27,6 @@ from energy_core.registry import (
 )
 
 T = TypeVar("T")
-PROMOTED_AT_TAG = "promoted_at"
 
 
 @contextmanager
@@ -34,7 +34,7 @@ def registry_failures() -> Iterator[None]:
     """Re-raise any non-registry exception from the backend as RegistryUnavailable."""
     try:
         yield
-    except RegistryError:
+    except (RegistryError, TransitionRefused):  # a refused transition is an answer (409), not a failure
         raise
     except Exception as exc:  # the backend's own error types are not part of core's interface
         raise RegistryUnavailable(f"model registry failed: {type(exc).__name__}: {exc}") from exc
@@ -87,3 +87,8 @@ def list_models(registry: ModelRegistry) -> list[ModelVersion]:
     """Every registered version, newest first."""
     versions = call(registry.list_versions)
     return [to_model_version(info) for info in sorted(versions, key=lambda v: v.version, reverse=True)]
+
+
+def model_history(registry: ModelRegistry, version: int | None = None) -> list[ModelTransition]:
+    """The lifecycle's audit trail (one version's, or every version's), oldest first."""
+    return [ModelTransition.model_validate(t.as_dict()) for t in call(lambda: history(registry, version))]

@@ -29,11 +29,13 @@ from energy_core.api_models import (
     CodeLabel,
     HorizonError,
     HourlyErrorPoint,
+    ModelTransition,
     ModelVersion,
     MonitoringMetrics,
     SeriesErrorPoint,
     SeriesNode,
     SeriesRank,
+    SimulationProgress,
 )
 
 API_PREFIX = "/api/v1"
@@ -213,3 +215,27 @@ def fetch_models(api: Api) -> list[ModelVersion]:
     """Every registered version, newest first."""
     path = "/models"
     return _non_empty(path, _parse(path, get_json(api, path), list[ModelVersion]), "registered models")
+
+
+def fetch_model_history(api: Api) -> list[ModelTransition]:
+    """The lifecycle's audit trail, oldest first; empty when nothing moved yet, or when an older API
+    has no such route (404): the timeline then falls back to the versions' `promoted_at`."""
+    path = "/models/history"
+    try:
+        payload = get_json(api, path)
+    except NoData:
+        return []
+    result: list[ModelTransition] = _parse(path, payload, list[ModelTransition])
+    return result
+
+
+def fetch_simulation(api: Api) -> SimulationProgress | None:
+    """The batch simulation's progress, or None when this API has no such route (an older
+    release answers 404): the progress bar is an extra, never a reason to show an error."""
+    path = "/simulation"
+    try:
+        payload = get_json(api, path)
+    except NoData:
+        return None
+    result: SimulationProgress = _parse(path, payload, SimulationProgress)
+    return result

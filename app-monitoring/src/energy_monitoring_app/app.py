@@ -15,7 +15,14 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from energy_core.api_models import AlertStatus, ModelVersion, MonitoringMetrics, SeriesNode
+from energy_core.api_models import (
+    AlertStatus,
+    ModelTransition,
+    ModelVersion,
+    MonitoringMetrics,
+    SeriesNode,
+    SimulationProgress,
+)
 from energy_core.settings import DashboardSettings, SettingsError, load
 from energy_monitoring_app.api_client import (
     Api,
@@ -28,10 +35,12 @@ from energy_monitoring_app.api_client import (
     fetch_alerts,
     fetch_error_timeline,
     fetch_horizon_errors,
+    fetch_model_history,
     fetch_models,
     fetch_ranking,
     fetch_series,
     fetch_series_errors,
+    fetch_simulation,
     series_in_area,
     timeline_frame,
 )
@@ -41,7 +50,13 @@ from energy_monitoring_app.charts import (
     horizon_figure,
     model_timeline_figure,
 )
-from energy_monitoring_app.model_timeline import champion_periods, versions_table
+from energy_monitoring_app.model_timeline import (
+    champion_periods,
+    registered_at,
+    timeline_until,
+    transitions_table,
+    versions_table,
+)
 from energy_monitoring_app.series_view import latest_forecast_per_hour
 
 NO_DATA_HINT = (
@@ -52,6 +67,7 @@ STATUS_COLOURS = {"ok": "green", "warn": "orange", "alert": "red"}
 LATEST = "Most recent forecast per hour"
 RANKING_LIMIT = 20
 WINDOW = Window()  # the API's default: the last 7 days of monitored hours
+PROGRESS_REFRESH_S = 5  # how often a running simulation's progress bar asks the API again
 
 
 @contextmanager
@@ -81,6 +97,7 @@ def main() -> None:
         st.error(f"The dashboard is misconfigured: {exc}")
         st.stop()
     url, timeout, ttl = settings.api_url, settings.request_timeout_s, settings.cache_ttl_s
+    simulation_progress(url, timeout)
 
     @st.cache_data(ttl=ttl, show_spinner=False)
     def cached_timeline(base_url: str, timeout_s: float, window: Window) -> MonitoringMetrics:
@@ -135,9 +152,56 @@ def main() -> None:
     with api_problems_shown(url, stop=False):
         render_ranking(cached_ranking(url, timeout, WINDOW))
 
+    @st.cache_data(ttl=ttl, show_spinner=False)
+    def cached_history(base_url: str, timeout_s: float) -> list[ModelTransition]:
+        return fetch_model_history(Api(base_url, timeout_s))
+
     st.subheader("Model timeline")
     with api_problems_shown(url, stop=False):
-        render_models(cached_models(url, timeout))
+        until = timeline_until(_simulation(url, timeout), datetime.now(UTC))
+        render_models(cached_models(url, timeout), cached_history(url, timeout), until)
+
+
+def simulation_progress(url: str, timeout: float) -> None:
+    """The simulation's progress bar; while it runs, it asks the API again every PROGRESS_REFRESH_S
+    (a fragment, so the charts below are not redrawn). Any API trouble hides it: the panels below
+    report that trouble themselves."""
+    progress = _simulation(url, timeout)
+    if progress is None or progress.status == "not_started":
+        return
+    if progress.status == "running":
+        st.fragment(_live_simulation, run_every=PROGRESS_REFRESH_S)(url, timeout)
+    else:
+        render_simulation(progress)
+
+
+def _live_simulation(url: str, timeout: float) -> None:
+    progress = _simulation(url, timeout)
+    if progress is not None and progress.status != "not_started":
+        render_simulation(progress)
+
+
+def _simulation(url: str, timeout: float) -> SimulationProgress | None:
+    try:
+        return fetch_simulation(Api(url, timeout))
+    except ApiError:
+        return None
+
+
+def render_simulation(progress: SimulationProgress) -> None:
+    """"Simulating hour k of n" with the ETA, or one line once the window is done."""
+    through = f"{progress.completed_through:%Y-%m-%d %H:%M} UTC" if progress.completed_through else "not yet"
+    if progress.status == "finished":
+        st.caption(f"Simulation finished: {progress.hours_total} hours simulated, through {through}.")
+        return
+    total = max(progress.hours_total, 1)
+    eta = f", ETA {progress.eta:%H:%M:%S} UTC" if progress.eta else ""
+    pace = f" at {progress.seconds_per_hour:.2f} s/hour" if progress.seconds_per_hour else ""
+    st.progress(
+        min(progress.hours_done / total, 1.0),
+        text=f"Simulation running: hour {progress.hours_done} of {progress.hours_total} (through {through}){pace}{eta}."
+        " Forecasts and monitoring fill in as it goes; reload to see them.",
+    )
 
 
 def render_error_timeline(timeline: MonitoringMetrics) -> None:
@@ -213,10 +277,11 @@ def render_ranking(ranking: pd.DataFrame) -> None:
     )
 
 
-def render_models(models: list[ModelVersion]) -> None:
+def render_models(models: list[ModelVersion], history: list[ModelTransition], until: datetime) -> None:
+    """Champion tenures and every lifecycle transition, on the simulated clock in a simulation."""
     table = versions_table(models)
-    periods = champion_periods(models, until=datetime.now(UTC))
-    st.plotly_chart(model_timeline_figure(periods, table[["version", "created_at"]]), width="stretch")
+    periods = champion_periods(models, until=until, history=history)
+    st.plotly_chart(model_timeline_figure(periods, registered_at(models, history)), width="stretch")
     st.dataframe(
         table,
         hide_index=True,
@@ -226,6 +291,9 @@ def render_models(models: list[ModelVersion]) -> None:
             "backtest_coverage_80": st.column_config.NumberColumn("80 % coverage", format="percent"),
         },
     )
+    if history:
+        st.caption("Lifecycle transitions (who, when, from → to, why), newest first")
+        st.dataframe(transitions_table(history), hide_index=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The champion: the registry version behind the `champion` alias, loaded once and reused.
 
 Batch prediction never retrains: it loads whatever training promoted and predicts from new data.
-The simulation calls `ChampionCache.current()` every hour; the model is reloaded only when the
+Which version is champion is the lifecycle's answer (`energy_core.lifecycle`), as for the API and
+the training CLI. The simulation calls `ChampionCache.current()` every hour; the model is reloaded only when the
 alias has moved, because loading a pyfunc (unpickling, importing its code) costs seconds.
 """
 
@@ -11,7 +12,8 @@ import logging
 from dataclasses import dataclass
 
 from energy_batch.exceptions import NoChampion
-from energy_core.registry import CHAMPION, ModelNotFound, ModelRegistry, ModelVersionInfo, Predictor
+from energy_core.lifecycle import current_champion, may_serve
+from energy_core.registry import CHAMPION, ModelRegistry, ModelVersionInfo, Predictor
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +32,17 @@ class Champion:
 
 
 def champion_info(registry: ModelRegistry) -> ModelVersionInfo:
-    """The champion's registry record; NoChampion (a clear message) when the alias is unset."""
-    try:
-        return registry.get(alias=CHAMPION)
-    except ModelNotFound as exc:
+    """The champion's registry record, as the lifecycle names it; NoChampion (a clear message) when
+    there is none, or when the alias was moved by hand onto a version that may never serve."""
+    info = current_champion(registry)
+    if info is None:
+        raise NoChampion(f"the registry has no '{CHAMPION}' model yet; run `training-pipeline run` first")
+    if not may_serve(info):
         raise NoChampion(
-            f"the registry has no '{CHAMPION}' model yet ({exc}); run `training-pipeline run` first"
-        ) from exc
+            f"the '{CHAMPION}' alias points at v{info.version}, which is {info.approval} and may never serve; "
+            "run `training-pipeline rollback --to <version>`"
+        )
+    return info
 
 
 def load_champion(registry: ModelRegistry) -> Champion:

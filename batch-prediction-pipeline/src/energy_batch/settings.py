@@ -14,7 +14,14 @@ from energy_core.settings import BacktestSettings, load
 class BatchSettings(BaseSettings):
     """How much history the model sees and how patient monitoring is with late actuals."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # Frozen: read once at load, so a value cannot change under a running simulation.
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
+
+    # The forecast horizon is the backtest protocol's, declared once in core (ENERGY_HORIZON_HOURS):
+    # filled from BacktestSettings when this object is loaded, never re-read afterwards.
+    horizon_hours: int = Field(
+        default_factory=lambda: load(BacktestSettings).horizon_hours, gt=0, alias="ENERGY_HORIZON_HOURS"
+    )
 
     # Models need 168 h plus their own lags (e.g. a 168 h lag with a 168 h rolling window): 21 days
     # covers every family the training pipeline registers, at ~40k rows per run.
@@ -30,8 +37,3 @@ class BatchSettings(BaseSettings):
     min_drift_values: int = Field(default=50, gt=0, alias="ENERGY_BATCH_MIN_DRIFT_VALUES")
     min_error_count: int = Field(default=100, gt=0, alias="ENERGY_BATCH_MIN_ERROR_COUNT")
     webhook_timeout_s: float = Field(default=5.0, gt=0, alias="ENERGY_BATCH_WEBHOOK_TIMEOUT_S")
-
-    @property
-    def horizon_hours(self) -> int:
-        """The forecast horizon is the backtest protocol's, declared once in core (ENERGY_HORIZON_HOURS)."""
-        return load(BacktestSettings).horizon_hours

@@ -218,3 +218,41 @@ class ApprovalResult(_Model):
     aliases: list[str]
     promoted: bool = Field(description="Whether this call moved `champion` to the version")
     reason: str = Field(description="Why the version was or was not promoted")
+
+
+LifecycleState = Literal["candidate", "challenger", "champion", "rejected", "archived"]
+
+
+class ModelTransition(_Model):
+    """One audit record of the model lifecycle (`energy_core.lifecycle`): who moved a version from
+    one state to another, when (simulated time in a simulation) and why. `training-pipeline history
+    --json` prints the same list."""
+
+    version: int
+    operation: str = Field(description="gate, approve, promote, reject, rollback or archive")
+    from_state: LifecycleState | None
+    to_state: LifecycleState
+    at: datetime
+    who: str = Field(description="`cli:<user>`, `api-key:<key id>` or the training run; never a key")
+    why: str
+    champion_before: int | None
+    champion_after: int | None
+
+
+class SimulationProgress(_Model):
+    """Where the batch simulation (`make demo`'s background run) stands: hour k of n and an ETA.
+
+    `status` is `not_started` when no simulation has written its state, `finished` after its last
+    hour, else `running`; `updated_at` tells a live run from one that was stopped (it stops moving).
+    """
+
+    status: Literal["not_started", "running", "finished"]
+    start: datetime | None = Field(default=None, description="First simulated as-of hour")
+    end: datetime | None = Field(default=None, description="End of the window (exclusive)")
+    hours_total: int = Field(default=0, ge=0)
+    hours_done: int = Field(default=0, ge=0)
+    completed_through: datetime | None = Field(default=None, description="Last as-of hour fully simulated")
+    seconds_per_hour: float | None = Field(default=None, description="Mean wall time per simulated hour so far")
+    eta: datetime | None = Field(default=None, description="When the last hour should be done, at that pace")
+    updated_at: datetime | None = None
+    retrain_profile: str | None = None

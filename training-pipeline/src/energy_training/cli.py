@@ -1,16 +1,18 @@
-"""`training-pipeline` command line: run, scorecard, approve, reject, rollback.
+"""`training-pipeline` command line: run, scorecard, approve, reject, rollback, history, registry sync.
 
-Thin on purpose: parse arguments, load settings, open the store and registry, call the pipeline.
+Thin on purpose: parse arguments, load settings, open the store and registry, call the pipeline
+or the lifecycle (`energy_core.lifecycle`, which app-api calls too: one rule behind both doors).
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,11 +45,32 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, default=2, help="CPU threads for model fitting (default 2)")
     card = sub.add_parser("scorecard", help="the latest backtest table from the tracking server")
     card.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    for name, text in (("approve", "approve a version: it becomes champion"), ("reject", "reject a version")):
+    run.add_argument("--now", type=_aware_time, help=NOW_HELP)
+    lifecycle_commands = (
+        ("approve", "approve a version: it becomes champion if it passes the gate"),
+        ("reject", "reject a version (the champion: roll back to the previous one)"),
+    )
+    for name, text in lifecycle_commands:
         p = sub.add_parser(name, help=text)
         p.add_argument("version", type=int)
+        p.add_argument("--now", type=_aware_time, help=NOW_HELP)
     back = sub.add_parser("rollback", help="move champion back to the version it replaced (or --to)")
     back.add_argument("--to", type=int, dest="to_version")
+    back.add_argument("--now", type=_aware_time, help=NOW_HELP)
+    history = sub.add_parser("history", help="the audit trail: every lifecycle transition (who, when, from, to, why)")
+    history.add_argument("--version", type=int, help="only this version's transitions")
+    history.add_argument(
+        "--json", action="store_true", help="print JSON (the list GET /models/{version}/history serves)"
+    )
+    registry = sub.add_parser("registry", help="the model registry itself")
+    registry_sub = registry.add_subparsers(dest="registry_command", required=True)
+    sync = registry_sub.add_parser(
+        "sync",
+        help="name every difference between the Hopsworks registry and its MLflow mirror, then repair the mirror "
+        "(ENERGY_MODEL_REGISTRY=hopsworks); exit 1 when --dry-run finds drift",
+    )
+    sync.add_argument("--dry-run", action="store_true", help="only report the differences, change nothing")
+    sync.add_argument("--json", action="store_true", help="print JSON instead of lines")
     return parser
 
 
@@ -57,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # MLflow cannot describe a tz-aware datetime column, so its signature inference always fails on
     # the forecast contract and logs a long warning; the model is logged without an input schema.
     logging.getLogger("mlflow.models.signature").setLevel(logging.ERROR)
+    from energy_core.lifecycle import TransitionRefused
     from energy_core.registry import ModelNotFound, RegistryUnavailable, open_registry
     from energy_core.settings import RegistrySettings, SettingsError, load
 
@@ -67,20 +91,80 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args, registry, registry_settings)
         if args.command == "scorecard":
             return _scorecard(args, registry, registry_settings)
-        from energy_training import promotion
-
-        now = lambda: datetime.now(UTC)  # noqa: E731
-        if args.command == "approve":
-            info = promotion.approve(registry, args.version, now)
-        elif args.command == "reject":
-            info = promotion.reject(registry, args.version)
-        else:
-            info = promotion.rollback(registry, now, args.to_version)
-        print(json.dumps({"version": info.version, "approval": info.approval, "aliases": info.aliases}))
-        return 0
-    except (SettingsError, ModelNotFound, RegistryUnavailable, ValueError) as exc:  # e.g. transition lock busy
-        print(f"training-pipeline {args.command}: {exc}", file=sys.stderr)
+        if args.command == "registry":
+            return _registry_sync(args, registry)
+        if args.command == "history":
+            return _history(args, registry)
+        return _transition(args, registry)
+    except (SettingsError, ModelNotFound, RegistryUnavailable, TransitionRefused, ValueError) as exc:
+        print(f"training-pipeline {args.command}: {exc}", file=sys.stderr)  # e.g. transition lock busy
         return 2
+
+
+NOW_HELP = "the time recorded in the audit trail, ISO-8601 with zone (default: now); a simulation passes its own"
+
+
+def _aware_time(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; write e.g. 2023-01-17T23:00Z")
+    return value.astimezone(UTC)
+
+
+def _clock(args: argparse.Namespace) -> Callable[[], datetime]:
+    fixed: datetime | None = getattr(args, "now", None)
+    return (lambda: fixed) if fixed is not None else (lambda: datetime.now(UTC))
+
+
+def _who() -> str:
+    """The person at the terminal, as the audit trail names them."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # a container user without a passwd entry
+        return f"cli:uid-{os.getuid()}"
+
+
+def _transition(args: argparse.Namespace, registry: ModelRegistry) -> int:
+    """approve / reject / rollback: one lifecycle call, printed as the API answers it."""
+    from energy_core.lifecycle import Lifecycle
+    from energy_core.settings import BacktestSettings, load
+
+    backtest = load(BacktestSettings)
+    lifecycle = Lifecycle(registry, backtest.min_gain_over_naive, backtest.manual_approval, _clock(args))
+    if args.command == "approve":
+        outcome = lifecycle.approve(args.version, _who())
+    elif args.command == "reject":
+        outcome = lifecycle.reject(args.version, _who())
+    else:
+        outcome = lifecycle.rollback(_who(), args.to_version)
+    payload = {
+        "version": outcome.version,
+        "state": str(outcome.state),
+        "approval": outcome.approval,
+        "aliases": outcome.aliases,
+        "promoted": outcome.promoted,
+        "reason": outcome.reason,
+    }
+    print(json.dumps(payload))
+    return 0
+
+
+def _history(args: argparse.Namespace, registry: ModelRegistry) -> int:
+    from energy_core.api_models import ModelTransition
+    from energy_core.lifecycle import history
+
+    records = [ModelTransition.model_validate(t.as_dict()) for t in history(registry, args.version)]
+    if args.json:
+        print(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
+        return 0
+    for r in records:
+        print(
+            f"{r.at:%Y-%m-%d %H:%M}Z v{r.version} {r.from_state or '-'} -> {r.to_state} "
+            f"by {r.who} ({r.operation}): {r.why}"
+        )
+    if not records:
+        print("no transitions recorded yet")
+    return 0
 
 
 def _run(args: argparse.Namespace, registry: ModelRegistry, registry_settings: RegistrySettings) -> int:
@@ -105,6 +189,7 @@ def _run(args: argparse.Namespace, registry: ModelRegistry, registry_settings: R
         registry_settings,
         load(TrackingSettings),
         options,
+        _clock(args),
     )
     payload = {
         "protocol": result.protocol.describe(),
@@ -113,7 +198,7 @@ def _run(args: argparse.Namespace, registry: ModelRegistry, registry_settings: R
         "champion_model": result.champion_model,
         "tuning": result.tuning,
         "gate": {
-            n: f"v{result.registered[n]}: {'promoted' if d.promote else 'not promoted'} - {d.reason}"
+            n: f"v{result.registered[n]}: {'promoted' if d.promoted else d.state} - {d.reason}"
             for n, d in result.decisions.items()
         },
     }
@@ -134,6 +219,34 @@ def _scorecard(args: argparse.Namespace, registry: ModelRegistry, registry_setti
     else:
         scorecard.render(payload, _console())
     return 0
+
+
+def _registry_sync(args: argparse.Namespace, registry: ModelRegistry) -> int:
+    from energy_core.registry import RegistryError
+    from energy_core.registry.mirrored import MirroredModelRegistry
+    from energy_core.registry.sync import sync
+
+    if not isinstance(registry, MirroredModelRegistry):
+        print(
+            "training-pipeline registry sync: the registry is MLflow alone, there is no mirror to sync; "
+            "set ENERGY_MODEL_REGISTRY=hopsworks (with HOPSWORKS_HOST, HOPSWORKS_PROJECT, HOPSWORKS_API_KEY)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        differences = sync(registry, dry_run=args.dry_run)
+    except RegistryError as exc:
+        print(f"training-pipeline registry sync: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        payload = {"dry_run": args.dry_run, "differences": [d.to_dict() for d in differences]}
+        print(json.dumps(payload, indent=2))
+    else:
+        verb = "differs" if args.dry_run else "repaired"
+        for difference in differences:
+            print(f"{verb}: {difference}")
+        print(f"{len(differences)} difference(s) {'found' if args.dry_run else 'repaired'}")
+    return 1 if args.dry_run and differences else 0
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""The training pipeline, step by step:
+"""The training pipeline, step by step (each step a function over one `TrainingRun` context):
 
-    [clean up a killed run] ─► training dataset ─► [tune] ─► backtest every candidate ─► scorecard
-        ─► refit the best on all data up to T ─► re-score the champion on the same backtest
-        ─► register (challenger) ─► gate ─► champion?
+    clean_up_killed_runs ─► pin_training_dataset ─► [tune_candidates] ─► backtest_candidates
+        ─► rescore_champion ─► score ─► register_and_gate (refit the best on all data up to T,
+        register it, let the lifecycle's gate decide: challenger or champion) ─► report
 
 Side effects (store, registry, clock, tracking) come in as arguments so tests can pass their own.
+The promotion rule is not here: `energy_core.lifecycle` owns it; this module only computes the
+evidence (the backtest, the champion's re-score) and hands it over.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import mlflow
 import pandas as pd
 
 from energy_core.feature_store import FeatureStore
+from energy_core.lifecycle import PENDING, ChampionReference, Lifecycle, Outcome, champion_reference, current_champion
 from energy_core.registry import Lineage, ModelRegistry, ModelVersionInfo
 from energy_core.settings import BacktestSettings, RegistrySettings, TrackingSettings
 from energy_training import dataset, plots, recovery, tracking
@@ -34,7 +37,6 @@ from energy_training.forecaster_model import FittedForecaster
 from energy_training.metrics import METRICS, naive_scale, per_horizon, per_series, scorecard
 from energy_training.models import fit_model
 from energy_training.models.lightgbm import estimators
-from energy_training.promotion import GateDecision, apply_decision, current_champion, decide
 from energy_training.protocol import Protocol, backtest_protocol, tuning_protocol
 from energy_training.registration import Candidate, model_to_register
 from energy_training.tuning import tune
@@ -60,10 +62,63 @@ class RunResult:
     dataset_version: int
     scorecard: pd.DataFrame
     registered: dict[str, int] = field(default_factory=dict)
-    decisions: dict[str, GateDecision] = field(default_factory=dict)
+    decisions: dict[str, Outcome] = field(default_factory=dict)
     champion_version: int | None = None
     champion_model: str | None = None
     tuning: str | None = None
+
+
+@dataclass
+class TrainingRun:
+    """What the steps share: the inputs, then what each step adds for the next ones."""
+
+    profile: Profile
+    store: FeatureStore
+    registry: ModelRegistry
+    backtest_settings: BacktestSettings
+    registry_settings: RegistrySettings
+    tracking_settings: TrackingSettings
+    options: RunOptions
+    clock: Callable[[], datetime]
+    # pin_training_dataset
+    data: dataset.TrainingFrame | None = None
+    protocol: Protocol | None = None
+    frame: pd.DataFrame = field(default_factory=pd.DataFrame)
+    commit: str = "unknown"
+    # inside the tracking run
+    run_id: str = ""
+    workdir: Path = Path()
+    candidates: list[ModelConfig] = field(default_factory=list)
+    tuning_summary: str | None = None
+    predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    seconds: dict[str, float] = field(default_factory=dict)
+    champion: ModelVersionInfo | None = None
+    reference: ChampionReference | None = None
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    naive24_wape: float = float("nan")
+
+    @property
+    def seed(self) -> int:
+        return self.backtest_settings.seed
+
+    @property
+    def run_name(self) -> str:
+        return f"training {self.profile.name} as of {self.pinned[1].as_of:%Y-%m-%dT%H:%MZ}"
+
+    @property
+    def pinned(self) -> tuple[dataset.TrainingFrame, Protocol]:
+        """The training dataset and protocol, once `pin_training_dataset` has run."""
+        if self.data is None or self.protocol is None:
+            raise RuntimeError("pin_training_dataset has not run yet")
+        return self.data, self.protocol
+
+    def lifecycle(self) -> Lifecycle:
+        return Lifecycle(
+            self.registry,
+            self.backtest_settings.min_gain_over_naive,
+            self.backtest_settings.manual_approval,
+            self.clock,
+        )
 
 
 def run(
@@ -76,163 +131,211 @@ def run(
     options: RunOptions,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> RunResult:
-    seed = backtest_settings.seed
-    # 0. debris of a killed run: its MLflow run marked FAILED, the versions it left ungated archived
-    recovery.recover(registry, registry_settings)
-    # 1. training dataset: reuse a pinned one, or pin a new one as of T
+    """One training run; `clock` stamps the lifecycle's audit records (a simulation passes its own)."""
+    ctx = TrainingRun(profile, store, registry, backtest_settings, registry_settings, tracking_settings, options, clock)
+    clean_up_killed_runs(ctx)
+    pin_training_dataset(ctx)
+    protocol = ctx.pinned[1]
+    tags = {"profile": profile.name, "backtest_as_of": protocol.as_of.isoformat(), "git_commit": ctx.commit}
+    with tracking.parent_run(registry_settings, ctx.run_name, tags) as run_id, tempfile.TemporaryDirectory() as tmp:
+        ctx.run_id, ctx.workdir = run_id, Path(tmp)
+        log_parameters(ctx)
+        tune_candidates(ctx)
+        backtest_candidates(ctx)
+        rescore_champion(ctx)
+        score(ctx)
+        result = register_and_gate(ctx)
+        report(ctx, result)
+        return result
+
+
+def clean_up_killed_runs(ctx: TrainingRun) -> None:
+    """Debris of a killed run: its MLflow run marked FAILED, the versions it left ungated archived."""
+    recovery.recover(ctx.registry, ctx.registry_settings, ctx.clock)
+
+
+def pin_training_dataset(ctx: TrainingRun) -> None:
+    """Reuse a pinned training dataset (`--dataset-version`), or pin a new one as of T."""
+    options, store = ctx.options, ctx.store
     if options.dataset_version is not None:
         data = dataset.read(store, options.dataset_version)
         as_of = dataset.dataset_as_of(data.meta)
         if options.as_of is not None and options.as_of != as_of:
             raise ValueError(f"training dataset #{options.dataset_version} is as of {as_of}, not {options.as_of}")
-        protocol = backtest_protocol(as_of, backtest_settings)
+        protocol = backtest_protocol(as_of, ctx.backtest_settings)
     else:
         as_of = options.as_of or dataset.latest_hour(store)
-        protocol = backtest_protocol(as_of, backtest_settings)
+        protocol = backtest_protocol(as_of, ctx.backtest_settings)
         data = dataset.read(store, dataset.create(store, protocol).version)
-    frame = known_until(data.frame, protocol.as_of)
-    _check_enough_history(frame, protocol)
-    commit = tracking.git_commit()
-    run_name = f"training {profile.name} as of {protocol.as_of:%Y-%m-%dT%H:%MZ}"
-    tags = {"profile": profile.name, "backtest_as_of": protocol.as_of.isoformat(), "git_commit": commit}
+    ctx.data, ctx.protocol = data, protocol
+    ctx.frame = known_until(data.frame, protocol.as_of)
+    _check_enough_history(ctx.frame, protocol)
+    ctx.commit = tracking.git_commit()
 
-    with tracking.parent_run(registry_settings, run_name, tags) as run_id, tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        mlflow.log_params(
-            {
-                "profile": profile.name,
-                "seed": seed,
-                "threads": options.threads,
-                "training_dataset_version": data.meta.version,
-                "data_sha256": data.meta.data_sha256,
-                **{f"protocol_{k}": v for k, v in protocol.describe().items()},
-            }
-        )
-        # 2. tuning (on origins before the backtest window)
-        candidates = list(profile.models)
-        tuning_summary: str | None = None
-        if profile.tuning is not None:
-            base = profile.model(profile.tuning.model)
-            outcome = tune(
-                base,
-                profile.search_space,
-                profile.tuning,
-                frame,
-                tuning_protocol(protocol, profile.tuning.origins, backtest_settings),
-                seed,
-                tracking_settings,
-                group=run_id,
-            )
-            candidates.append(outcome.best)
-            mlflow.set_tags(outcome.as_tags())
-            tuning_summary = outcome.summary()
-            _log_table(outcome.trials, workdir, "tuning/trials")
-        # 3. backtest every candidate on the identical protocol
-        predictions, seconds = _backtest_all(candidates, frame, protocol, seed)
-        if NAIVE24 not in predictions["model"].unique():
-            # The gate's reference is scored in every run, even when the profile does not list it.
-            predictions = pd.concat([predictions, backtest_model(ModelConfig(NAIVE24, NAIVE24), frame, protocol, seed)])
-        scale = naive_scale(known_until(frame, protocol.fit_cutoff))
-        # 4. champion re-scored on this backtest, through its own pyfunc
-        champion = current_champion(registry)
-        champion_wape: float | None = None
-        if champion is not None:
-            champ_pred = _rescore_champion(registry, champion.version, frame, protocol)
-            if champ_pred is not None:
-                predictions = pd.concat([predictions, champ_pred], ignore_index=True)
-        table = scorecard(predictions, scale)
-        table["fit_and_backtest_s"] = table["model"].map(seconds)
-        by_model = table.set_index("model")
-        naive24_wape = _wape_of(table, NAIVE24)
-        if champion is not None and f"champion_v{champion.version}" in by_model.index:
-            champion_wape, comparison = champion_reference(
-                champion, _wape_of(table, f"champion_v{champion.version}"), protocol
-            )
-            mlflow.set_tag("champion_comparison", comparison)
-            log.info("gate reference: %s", comparison)
-        _log_scorecard(table, predictions, workdir, champion.version if champion else None, protocol, tuning_summary)
-        mlflow.log_metrics(
-            {
-                f"{m}_{k}": float(v)
-                for m, row in by_model.iterrows()
-                for k, v in row.items()
-                if k in METRICS and pd.notna(v)
-            }
-        )
-        # 5. the best candidate (or all) refitted on everything up to T, registered, gated
-        ranked = [m for m in table["model"] if m in {c.name for c in candidates}]
-        to_register = ranked if options.register_all else ranked[:1]
-        result = RunResult(run_id, protocol, data.meta.version, table, tuning=tuning_summary)
-        manifest = tracking.feature_manifest(frame, data.meta, {c.name: list(c.exog) for c in candidates})
-        for name in to_register:
-            cfg = next(c for c in candidates if c.name == name)
-            fitted = fit_model(cfg, frame, protocol.horizon_hours, seed, options.threads)
-            metrics = {k: float(by_model.loc[name, k]) for k in METRICS}
-            extra = _model_files(
-                workdir, name, fitted, cfg.as_dict(), metrics, naive24_wape, protocol, manifest, commit, predictions
-            )
-            lineage = Lineage(
-                VIEW_NAME,
-                data.meta.view_version,
-                data.meta.version,
-                commit,
-                data.meta.data_sha256,
-                protocol.as_of.to_pydatetime(),
-            )
-            version_tags = {
-                "backtest_as_of": protocol.as_of.isoformat(),
-                "profile": profile.name,
-                "training_run_id": run_id,
-                "model_config": name,
-            }
-            info = registry.register(
-                model_to_register(
-                    Candidate(name, fitted, metrics, {f"{name}.{k}": json.dumps(v) for k, v in cfg.as_dict().items()}),
-                    lineage,
-                    _input_example(frame, protocol),
-                    workdir,
-                    version_tags,
-                    {"naive24_backtest_wape": naive24_wape},
-                    extra,
-                    f"{name} trained as of {protocol.as_of.isoformat()} on dataset #{data.meta.version}",
-                ),
-                run_id=run_id,
-            )
-            _test_crash_point("after_register")
-            decision = decide(
-                metrics["wape"],
-                naive24_wape,
-                champion_wape,
-                backtest_settings.min_gain_over_naive,
-                backtest_settings.manual_approval,
-            )
-            with registry.transition_lock():
-                apply_decision(registry, info.version, decision, clock)
-                # Written last: a version without it was never gated (see `recovery`).
-                registry.set_tags(info.version, {recovery.GATE_TAG: _verdict(decision)})
-            if decision.promote:
-                champion_wape = metrics["wape"]  # a later candidate in the same run must beat this one
-            result.registered[name] = info.version
-            result.decisions[name] = decision
-            log.info("registered %s as version %d: %s", name, info.version, decision.reason)
-            mlflow.set_tag(f"gate.{name}", f"v{info.version}: {_verdict(decision)} - {decision.reason}")
-            _test_crash_point("after_gate")
-        now_champion = current_champion(registry)
-        result.champion_version = now_champion.version if now_champion else None
-        result.champion_model = now_champion.tags.get("model_config") if now_champion else None
-        mlflow.set_tag("champion_version", str(result.champion_version))
-        _mirror_to_wandb(tracking_settings, run_name, run_id, table, protocol)
-        return result
+
+def log_parameters(ctx: TrainingRun) -> None:
+    data, protocol = ctx.pinned
+    mlflow.log_params(
+        {
+            "profile": ctx.profile.name,
+            "seed": ctx.seed,
+            "threads": ctx.options.threads,
+            "training_dataset_version": data.meta.version,
+            "data_sha256": data.meta.data_sha256,
+            **{f"protocol_{k}": v for k, v in protocol.describe().items()},
+        }
+    )
+
+
+def tune_candidates(ctx: TrainingRun) -> None:
+    """The profile's candidates, plus the tuned one (tuned on origins before the backtest window)."""
+    _, protocol = ctx.pinned
+    profile = ctx.profile
+    ctx.candidates = list(profile.models)
+    if profile.tuning is None:
+        return
+    outcome = tune(
+        profile.model(profile.tuning.model),
+        profile.search_space,
+        profile.tuning,
+        ctx.frame,
+        tuning_protocol(protocol, profile.tuning.origins, ctx.backtest_settings),
+        ctx.seed,
+        ctx.tracking_settings,
+        group=ctx.run_id,
+    )
+    ctx.candidates.append(outcome.best)
+    mlflow.set_tags(outcome.as_tags())
+    ctx.tuning_summary = outcome.summary()
+    _log_table(outcome.trials, ctx.workdir, "tuning/trials")
+
+
+def backtest_candidates(ctx: TrainingRun) -> None:
+    """Every candidate on the identical protocol; naive 24 always, as the gate's reference."""
+    _, protocol = ctx.pinned
+    predictions, ctx.seconds = _backtest_all(ctx.candidates, ctx.frame, protocol, ctx.seed)
+    if NAIVE24 not in predictions["model"].unique():
+        naive = backtest_model(ModelConfig(NAIVE24, NAIVE24), ctx.frame, protocol, ctx.seed)
+        predictions = pd.concat([predictions, naive])
+    ctx.predictions = predictions
+
+
+def rescore_champion(ctx: TrainingRun) -> None:
+    """The current champion's forecasts on this backtest, through its own pyfunc."""
+    _, protocol = ctx.pinned
+    ctx.champion = current_champion(ctx.registry)
+    if ctx.champion is None:
+        return
+    rescored = _rescore_champion(ctx.registry, ctx.champion.version, ctx.frame, protocol)
+    if rescored is not None:
+        ctx.predictions = pd.concat([ctx.predictions, rescored], ignore_index=True)
+
+
+def score(ctx: TrainingRun) -> None:
+    """The scorecard (logged as metrics and artifacts) and the champion reference the gate will use."""
+    _, protocol = ctx.pinned
+    scale = naive_scale(known_until(ctx.frame, protocol.fit_cutoff))
+    table = scorecard(ctx.predictions, scale)
+    table["fit_and_backtest_s"] = table["model"].map(ctx.seconds)
+    ctx.table, ctx.naive24_wape = table, _wape_of(table, NAIVE24)
+    champion = ctx.champion
+    if champion is not None:
+        rescored_name = f"champion_v{champion.version}"
+        rescored = _wape_of(table, rescored_name) if rescored_name in set(table["model"]) else None
+        ctx.reference = champion_reference(champion, rescored, protocol.fit_cutoff.to_pydatetime())
+        if ctx.reference is not None:
+            mlflow.set_tag("champion_comparison", ctx.reference.note)
+            log.info("gate reference: %s", ctx.reference.note)
+    _log_scorecard(
+        table, ctx.predictions, ctx.workdir, champion.version if champion else None, protocol, ctx.tuning_summary
+    )
+    mlflow.log_metrics(
+        {
+            f"{m}_{k}": float(v)
+            for m, row in table.set_index("model").iterrows()
+            for k, v in row.items()
+            if k in METRICS and pd.notna(v)
+        }
+    )
+
+
+def register_and_gate(ctx: TrainingRun) -> RunResult:
+    """The best candidate (or all) refitted on everything up to T, registered, then gated."""
+    data, protocol = ctx.pinned
+    names = {c.name for c in ctx.candidates}
+    ranked = [m for m in ctx.table["model"] if m in names]
+    result = RunResult(ctx.run_id, protocol, data.meta.version, ctx.table, tuning=ctx.tuning_summary)
+    manifest = tracking.feature_manifest(ctx.frame, data.meta, {c.name: list(c.exog) for c in ctx.candidates})
+    lifecycle, who = ctx.lifecycle(), f"training-pipeline run {ctx.run_id}"
+    for name in ranked if ctx.options.register_all else ranked[:1]:
+        version = _register(ctx, next(c for c in ctx.candidates if c.name == name), manifest)
+        _test_crash_point("after_register")
+        # A later candidate of this run meets the gate against whatever is champion by then.
+        outcome = lifecycle.gate(version, who, ctx.reference)
+        result.registered[name] = version
+        result.decisions[name] = outcome
+        log.info("registered %s as version %d: %s (%s)", name, version, outcome.state, outcome.reason)
+        mlflow.set_tag(f"gate.{name}", f"v{version}: {_verdict(outcome)} - {outcome.reason}")
+        _test_crash_point("after_gate")
+    return result
+
+
+def report(ctx: TrainingRun, result: RunResult) -> None:
+    """Which version serves now, on the run and in W&B."""
+    now_champion = current_champion(ctx.registry)
+    result.champion_version = now_champion.version if now_champion else None
+    result.champion_model = now_champion.tags.get("model_config") if now_champion else None
+    mlflow.set_tag("champion_version", str(result.champion_version))
+    _mirror_to_wandb(ctx.tracking_settings, ctx.run_name, ctx.run_id, ctx.table, ctx.pinned[1])
+
+
+def _register(ctx: TrainingRun, cfg: ModelConfig, manifest: dict[str, Any]) -> int:
+    data, protocol = ctx.pinned
+    name = cfg.name
+    fitted = fit_model(cfg, ctx.frame, protocol.horizon_hours, ctx.seed, ctx.options.threads)
+    metrics = {k: _metric_of(ctx.table, name, k) for k in METRICS}
+    extra = _model_files(
+        ctx.workdir, name, fitted, cfg.as_dict(), metrics, ctx.naive24_wape, protocol, manifest, ctx.commit,
+        ctx.predictions,
+    )  # fmt: skip
+    lineage = Lineage(
+        VIEW_NAME,
+        data.meta.view_version,
+        data.meta.version,
+        ctx.commit,
+        data.meta.data_sha256,
+        protocol.as_of.to_pydatetime(),
+    )
+    version_tags = {
+        "backtest_as_of": protocol.as_of.isoformat(),
+        "profile": ctx.profile.name,
+        "training_run_id": ctx.run_id,
+        "model_config": name,
+    }
+    info = ctx.registry.register(
+        model_to_register(
+            Candidate(name, fitted, metrics, {f"{name}.{k}": json.dumps(v) for k, v in cfg.as_dict().items()}),
+            lineage,
+            _input_example(ctx.frame, protocol),
+            ctx.workdir,
+            version_tags,
+            {"naive24_backtest_wape": ctx.naive24_wape},
+            extra,
+            f"{name} trained as of {protocol.as_of.isoformat()} on dataset #{data.meta.version}",
+        ),
+        run_id=ctx.run_id,
+    )
+    return info.version
 
 
 VIEW_NAME = dataset.VIEW.name
 CRASH_AT_ENV = "ENERGY_TEST_CRASH_AT"
 
 
-def _verdict(decision: GateDecision) -> str:
-    if decision.promote:
+def _verdict(outcome: Outcome) -> str:
+    if outcome.promoted:
         return "promoted"
-    return "awaiting approval" if decision.awaiting_approval else "not promoted"
+    return "awaiting approval" if outcome.approval == PENDING else "not promoted"
 
 
 def _test_crash_point(point: str) -> None:
@@ -244,7 +347,11 @@ def _test_crash_point(point: str) -> None:
 
 
 def _wape_of(table: pd.DataFrame, model: str) -> float:
-    return float(table.loc[table["model"] == model, "wape"].iloc[0])
+    return _metric_of(table, model, "wape")
+
+
+def _metric_of(table: pd.DataFrame, model: str, metric: str) -> float:
+    return float(table.loc[table["model"] == model, metric].iloc[0])
 
 
 def _check_enough_history(frame: pd.DataFrame, protocol: Protocol) -> None:
@@ -269,24 +376,6 @@ def _backtest_all(
     return pd.concat(parts, ignore_index=True), seconds
 
 
-def champion_reference(champion: ModelVersionInfo, rescored_wape: float, protocol: Protocol) -> tuple[float, str]:
-    """The champion WAPE the gate compares with, and why: its re-score on this backtest, unless in-sample.
-
-    A champion trained on data after this run's first origin has seen the hours it is re-scored on
-    (e.g. a retrain at the same or a later as-of), so its re-score is an in-sample number no honest
-    challenger can beat. Then its own recorded backtest WAPE (out of sample, same protocol
-    settings, its own window) is the reference.
-    """
-    as_of = champion.lineage.as_of if champion.lineage else None
-    stored = champion.metrics.get("backtest_wape")
-    if as_of is None or pd.Timestamp(as_of) <= protocol.fit_cutoff or stored is None:
-        return rescored_wape, f"champion v{champion.version} re-scored on this backtest"
-    return float(stored), (
-        f"champion v{champion.version}'s recorded backtest_wape {stored:.4f}: it was trained up to {as_of}, "
-        f"after this backtest's first origin, so its re-score ({rescored_wape:.4f}) is in-sample"
-    )
-
-
 def _rescore_champion(
     registry: ModelRegistry, version: int, frame: pd.DataFrame, protocol: Protocol
 ) -> pd.DataFrame | None:
@@ -296,7 +385,7 @@ def _rescore_champion(
         return score_predictor(model.predict, frame, protocol, f"champion_v{version}")
     except Exception as exc:  # a broken champion must not block a better challenger
         log.warning(
-            "champion v%d could not be re-scored (%s: %s); the gate compares with naive 24 only",
+            "champion v%d could not be re-scored (%s: %s); the gate compares with its recorded backtest_wape",
             version,
             type(exc).__name__,
             exc,

@@ -17,10 +17,10 @@ from mlflow.exceptions import MlflowException
 from rich.console import Console
 from rich.table import Table
 
+from energy_core.lifecycle import current_champion
 from energy_core.registry import ModelRegistry
 from energy_core.settings import RegistrySettings
 from energy_training.metrics import METRICS
-from energy_training.promotion import current_champion
 from energy_training.tracking import RUN_TYPE_TAG, RUN_TYPE_TRAINING
 
 
