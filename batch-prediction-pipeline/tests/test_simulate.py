@@ -13,6 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from energy_batch.champion import load_champion
+from energy_batch.pipeline import monitor, predict
 from energy_batch.settings import BatchSettings
 from energy_batch.simulation import SimulationPlan, parse_every, simulate
 from energy_batch.simulation_state import read_state
@@ -121,3 +123,50 @@ def test_an_interrupted_simulation_resumes_and_ends_with_the_same_rows(
         pd.testing.assert_frame_equal(frame, second[name], obj=name)
     assert retrained == [START + pd.Timedelta(hours=3)]
     assert json.loads(state_path.read_text())["finished"] is True
+
+
+def test_the_progress_report_says_hour_k_of_n_with_an_eta_while_the_simulation_runs(
+    tmp_path: Path, registry: ModelRegistry, arriving: pd.DataFrame
+) -> None:
+    """What app-api's /simulation serves to the monitoring page (the clock is fixed by the test)."""
+    store = _store_before_window(tmp_path / "feature_store")
+    state_path = tmp_path / "state.json"
+    seen: list[tuple[int, int, bool]] = []
+    ingest = _ingest(store, arriving)
+
+    def ingest_and_look(hour: pd.Timestamp) -> None:
+        state = read_state(state_path)
+        assert state is not None
+        seen.append((state.hours_done, state.hours_total, state.eta is not None))
+        ingest(hour)
+
+    now = pd.Timestamp("2024-05-01T12:00Z").to_pydatetime()
+    simulate(store, registry, PLAN, state_path, BatchSettings(), AlertSettings(), ingest=ingest_and_look,
+             retrain=lambda hour: None, progress=False, clock=lambda: now)  # fmt: skip
+
+    # before hour k starts, k-1 are done; the pace (hence the ETA) is known after the first hour
+    assert seen == [(0, 5, False), (1, 5, True), (2, 5, True), (3, 5, True), (4, 5, True)]
+    final = read_state(state_path)
+    assert final is not None and (final.hours_done, final.hours_total, final.finished) == (5, 5, True)
+    assert final.updated_at == "2024-05-01T12:00:00Z" and final.eta == "2024-05-01T12:00:00Z"  # nothing left
+    assert final.seconds_per_hour is not None and final.seconds_per_hour > 0
+
+
+def test_predicting_and_monitoring_side_by_side_writes_the_rows_of_one_after_the_other(
+    tmp_path: Path, registry: ModelRegistry, arriving: pd.DataFrame
+) -> None:
+    """simulate runs monitor H on a second thread while predict H runs; nothing either writes may
+    depend on that, so a plain predict-then-monitor loop must end with identical tables."""
+    side_by_side = _store_before_window(tmp_path / "a" / "feature_store")
+    _run(side_by_side, registry, tmp_path / "a" / "state.json", _ingest(side_by_side, arriving), [])
+
+    in_turn = _store_before_window(tmp_path / "b" / "feature_store")
+    ingest, champion = _ingest(in_turn, arriving), load_champion(registry)
+    for hour in PLAN.hours:
+        ingest(hour)
+        predict(in_turn, champion, hour, BatchSettings())
+        monitor(in_turn, champion.info, hour, BatchSettings(), AlertSettings(), None, {})
+
+    first, second = _tables(side_by_side), _tables(in_turn)
+    for name, frame in first.items():
+        pd.testing.assert_frame_equal(frame, second[name], obj=name)

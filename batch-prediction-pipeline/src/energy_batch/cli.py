@@ -25,6 +25,7 @@ from energy_batch.champion import champion_info, load_champion
 from energy_batch.exceptions import BatchError, NoChampion
 from energy_batch.pipeline import AlertPoster, monitor, predict
 from energy_batch.predict_report import REPORT_FILE
+from energy_batch.service_workers import FeatureWorker
 from energy_batch.settings import BatchSettings
 from energy_batch.simulation import SimulationPlan, parse_every, simulate
 from energy_batch.status import gather_status, render
@@ -141,19 +142,23 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     settings, alerts = load(BatchSettings), load(AlertSettings)
     plan = SimulationPlan(args.start, args.end, args.retrain_every, args.profile)
     store, registry = _open()
-    summary = simulate(
-        store,
-        registry,
-        plan,
-        _state_path(),
-        settings,
-        alerts,
-        ingest=console_scripts.ingest_hour,
-        retrain=lambda hour: console_scripts.retrain(hour, plan.profile),
-        post_alert=_poster(settings, alerts),
-        progress=not args.no_progress,
-        predict_report_path=_report_path(),
-    )
+    # One warm feature-pipeline worker for the whole window (an hour's ingest then costs the ingest,
+    # not a Python start-up); retrains stay one `training-pipeline run` process each (daily, and
+    # the training run itself dwarfs its start-up).
+    with FeatureWorker(load(HomeSettings).path("logs", "feature-pipeline-worker.log")) as features:
+        summary = simulate(
+            store,
+            registry,
+            plan,
+            _state_path(),
+            settings,
+            alerts,
+            ingest=features.ingest_hour,
+            retrain=lambda hour: console_scripts.retrain(hour, plan.profile),
+            post_alert=_poster(settings, alerts),
+            progress=not args.no_progress,
+            predict_report_path=_report_path(),
+        )
     print(render_summary(summary))
     return 0
 

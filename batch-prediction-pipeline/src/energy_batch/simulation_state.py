@@ -3,12 +3,18 @@
 The file (ENERGY_HOME/state/simulation.json) is written atomically (`state_files`), so a kill
 at any moment leaves either the previous or the new progress, never a torn file. Because every
 step of an hour is idempotent, redoing a half-finished hour after a restart is harmless.
+
+It is also the simulation's progress report: `make demo` serves the pages while the simulation
+runs, and app-api's `/api/v1/simulation` reads this file (read-only) so the monitoring page can
+show "hour k of n" and an ETA. Hence `hours_done`, `seconds_per_hour`, `eta` and `updated_at` (a
+report that stops updating is a simulation that stopped).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +34,11 @@ class SimulationState:
     completed_through: str | None = None
     finished: bool = False
     summary: dict[str, Any] = field(default_factory=dict)
+    hours_total: int = 0
+    hours_done: int = 0
+    seconds_per_hour: float | None = None  # mean wall time of the hours this run has simulated
+    eta: str | None = None  # when the last hour should be done, at that pace
+    updated_at: str | None = None
 
     def same_window(self, other: SimulationState) -> bool:
         return (self.start, self.end, self.retrain_every_hours) == (
@@ -39,6 +50,26 @@ class SimulationState:
         if self.completed_through is None:
             return pd.Timestamp(self.start)
         return pd.Timestamp(self.completed_through) + pd.Timedelta(hours=1)
+
+
+def with_progress(
+    state: SimulationState, hours_total: int, hours_done: int, seconds_per_hour: float | None, now: datetime
+) -> SimulationState:
+    """`state` with its progress report brought up to `now`."""
+    left = max(hours_total - hours_done, 0)
+    eta = None if seconds_per_hour is None else now + timedelta(seconds=left * seconds_per_hour)
+    return replace(
+        state,
+        hours_total=hours_total,
+        hours_done=hours_done,
+        seconds_per_hour=None if seconds_per_hour is None else round(seconds_per_hour, 4),
+        eta=None if eta is None else _iso(eta),
+        updated_at=_iso(now),
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def read_state(path: Path) -> SimulationState | None:

@@ -1,7 +1,8 @@
-"""`feature-pipeline`: run | backfill | stats. Thin: parse, build the context, call the pipeline.
+"""`feature-pipeline`: run | backfill | stats | worker. Thin: parse, build the context, call the pipeline.
 
-The simulation calls `run` once per simulated hour as a subprocess, so this module imports only
-what those commands need (no meteostat unless the API weather source is chosen, no MLflow).
+The simulation drives one long-lived `worker` (JSON lines on stdin/stdout, see `worker.py`) rather
+than a `run` process per simulated hour; this module still imports only what those commands need
+(no meteostat unless the API weather source is chosen, no MLflow).
 """
 
 from __future__ import annotations
@@ -100,6 +101,12 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from energy_features.worker import main_loop
+
+    return main_loop(_context)
+
+
 def _hour(text: str) -> datetime:
     """argparse type: a UTC hour, with parse_hour's message when it is not one."""
     try:
@@ -128,6 +135,11 @@ def _parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="row count, key count and event-time range per feature group")
     stats.add_argument("--json", action="store_true", help="machine-readable output")
     stats.set_defaults(command=_stats)
+
+    worker = sub.add_parser(
+        "worker", help="stay up and run `run --as-of H` for each JSON line on stdin (used by simulate)"
+    )
+    worker.set_defaults(command=_worker)
     return parser
 
 

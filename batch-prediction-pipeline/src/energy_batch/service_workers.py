@@ -1,0 +1,153 @@
+"""Long-lived workers of the other services, driven over pipes (JSON lines on stdin/stdout).
+
+Why: `simulate` used to launch `feature-pipeline run --as-of H` as a fresh process every hour, and
+the re-imports (pandas, pyarrow, deltalake, pandera) cost more than the ingest. `feature-pipeline
+worker` pays that once and keeps its store handle warm; this module starts it from the console
+script beside this interpreter and asks it for one hour at a time. Services still never import
+each other and pass no files: the worker is the feature pipeline's own public entry point, and the
+two services meet only in the feature store, as before.
+
+The worker's log (stderr) goes to a file, so a failure's message can quote its last lines and the
+simulation's progress bar keeps the console.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Self
+
+import pandas as pd
+
+from energy_batch.console_scripts import iso, script_path
+from energy_batch.exceptions import StepFailed
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 10.0
+
+
+class ServiceWorker:
+    """One `<script> worker` child: start it, send requests, read replies, stop it.
+
+    Use as a context manager: the child is stopped (politely, then killed) on the way out,
+    including on Ctrl-C or SIGTERM, so an interrupted simulation leaves no orphan.
+    """
+
+    def __init__(self, script: str, log_path: Path, command: list[str] | None = None) -> None:
+        """`command` replaces `[<script beside this interpreter>, "worker"]` (tests pass their own)."""
+        self.script = script
+        self.log_path = log_path
+        self.command = command
+        self.startup_s: float | None = None
+        self._process: subprocess.Popen[str] | None = None
+        self._log: IO[str] | None = None
+
+    def start(self) -> Self:
+        """Launch the child and wait for its `ready` line (its imports and store are warm then)."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("a", encoding="utf-8")
+        started = time.perf_counter()
+        self._process = subprocess.Popen(
+            self.command or [script_path(self.script), "worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True, bufsize=1,
+        )  # fmt: skip
+        ready = self._read_reply("start-up")
+        if not ready.get("ready"):
+            raise StepFailed(f"{self.script} worker did not announce itself ready; it said {ready}")
+        self.startup_s = time.perf_counter() - started
+        log.info("%s worker pid %s ready in %.2f s", self.script, ready.get("pid"), self.startup_s)
+        return self
+
+    def request(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send one request and return the reply; StepFailed if the reply says `ok: false` or the
+        worker died (with the last lines of its log)."""
+        process = self._require()
+        assert process.stdin is not None
+        what = json.dumps(payload)
+        try:
+            process.stdin.write(what + "\n")
+            process.stdin.flush()
+        except BrokenPipeError as exc:
+            raise StepFailed(self._died(f"request {what}")) from exc
+        reply = self._read_reply(f"request {what}")
+        if not reply.get("ok"):
+            raise StepFailed(f"`{self.script} worker` refused {what}: {reply.get('error', reply)}")
+        return reply
+
+    def stop(self) -> None:
+        """Ask the child to stop, then terminate and kill it if it does not within STOP_TIMEOUT_S."""
+        process, self._process = self._process, None
+        if process is not None:
+            try:
+                if process.poll() is None and process.stdin is not None:
+                    process.stdin.write(json.dumps({"command": "stop"}) + "\n")
+                    process.stdin.close()
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except (BrokenPipeError, OSError, subprocess.TimeoutExpired):
+                process.terminate()
+                try:
+                    process.wait(timeout=STOP_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            finally:
+                if process.stdout is not None:
+                    process.stdout.close()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> Self:
+        return self.start() if self._process is None else self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _require(self) -> subprocess.Popen[str]:
+        if self._process is None:
+            raise StepFailed(f"{self.script} worker is not running; start() it first")
+        return self._process
+
+    def _read_reply(self, what: str) -> dict[str, Any]:
+        process = self._require()
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise StepFailed(self._died(what))
+        try:
+            reply = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise StepFailed(f"{self.script} worker answered {what} with a non-JSON line {line[:200]!r}") from exc
+        if not isinstance(reply, dict):
+            raise StepFailed(f"{self.script} worker answered {what} with {reply!r}, not a JSON object")
+        return reply
+
+    def _died(self, what: str) -> str:
+        process = self._require()
+        try:
+            code = process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            code = None
+        if self._log is not None:
+            self._log.flush()
+        lines = self.log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:]
+        tail = "\n".join(lines)
+        return f"`{self.script} worker` exited ({code}) during {what}; last lines of {self.log_path}:\n{tail}"
+
+
+class FeatureWorker(ServiceWorker):
+    """`feature-pipeline worker`: ingest one as-of hour per request."""
+
+    def __init__(self, log_path: Path) -> None:
+        super().__init__("feature-pipeline", log_path)
+
+    def ingest_hour(self, as_of: pd.Timestamp) -> None:
+        """Like `feature-pipeline run --as-of H`, in the warm worker; StepFailed if it fails."""
+        reply = self.request({"command": "run", "as_of": iso(as_of)})
+        log.info("ingested %s in %.3f s (%s consumption rows new)", iso(as_of), reply.get("seconds", float("nan")),
+                 reply.get("consumption_rows"))  # fmt: skip
