@@ -13,7 +13,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from energy_frontend.cli import APP_SCRIPT
+from energy_frontend.cli import PAGE
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +26,7 @@ def fresh_cache() -> Iterator[None]:
 def run_page(monkeypatch: pytest.MonkeyPatch, api_url: str) -> AppTest:
     monkeypatch.setenv("ENERGY_API_URL", api_url)
     monkeypatch.setenv("ENERGY_DASHBOARD_TIMEOUT_S", "3")
-    page = AppTest.from_file(str(APP_SCRIPT), default_timeout=30)
+    page = AppTest.from_file(str(PAGE.script), default_timeout=30)
     page.run()
     assert not page.exception, page.exception
     return page

@@ -1,8 +1,8 @@
 """The forecast page (the Streamlit script `app-frontend` runs).
 
-Thin on purpose: it fetches through `api_client` (cached with the settings' TTL), hands data to the
-pure builders in `charts`, `export` and `freshness`, and turns every API failure into a message
-instead of a traceback. Read `api_client.py` first, then `charts.py`, then this file.
+Thin on purpose: it fetches through the shared typed client `energy_core.dashboard.client` (cached
+with the settings' TTL), hands data to the pure builders in `charts`, `export` and `freshness`, and
+turns every API failure into a message instead of a traceback. Read `charts.py`, then this file.
 """
 
 from __future__ import annotations
@@ -15,21 +15,9 @@ import pandas as pd
 import streamlit as st
 
 from energy_core.api_models import BOTTOM_UP_FAMILY, AreaOverview, Forecast, SeriesNode
+from energy_core.dashboard.client import ApiClient, ApiError, ApiUnavailable, NoData, area_choices, series_in_area
+from energy_core.dashboard.frames import forecast_frame, history_frame, overview_frame
 from energy_core.settings import DashboardSettings, SettingsError, load
-from energy_frontend.api_client import (
-    Api,
-    ApiError,
-    ApiUnavailable,
-    NoData,
-    area_choices,
-    fetch_forecast,
-    fetch_overview,
-    fetch_series,
-    forecast_frame,
-    history_frame,
-    overview_frame,
-    series_in_area,
-)
 from energy_frontend.charts import change_heatmap, forecast_figure
 from energy_frontend.export import shown_table, to_csv_bytes
 from energy_frontend.freshness import assess_freshness
@@ -71,15 +59,15 @@ def main() -> None:
 
     @st.cache_data(ttl=ttl, show_spinner=False)
     def cached_series(base_url: str, timeout_s: float) -> list[SeriesNode]:
-        return fetch_series(Api(base_url, timeout_s))
+        return ApiClient(base_url, timeout_s).series()
 
     @st.cache_data(ttl=ttl, show_spinner="Loading the forecast…")
     def cached_forecast(base_url: str, timeout_s: float, area: str, consumer_type: str) -> Forecast:
-        return fetch_forecast(Api(base_url, timeout_s), area, consumer_type, HISTORY_HOURS)
+        return ApiClient(base_url, timeout_s).forecast(area, consumer_type, HISTORY_HOURS)
 
     @st.cache_data(ttl=ttl, show_spinner=False)
     def cached_overview(base_url: str, timeout_s: float, area: str) -> AreaOverview:
-        return fetch_overview(Api(base_url, timeout_s), area)
+        return ApiClient(base_url, timeout_s).overview(area)
 
     with api_problems_shown(url):
         nodes = cached_series(url, timeout)

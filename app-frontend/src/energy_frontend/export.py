@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from energy_core.api_models import Forecast
-from energy_frontend.api_client import forecast_frame, history_frame
+from energy_core.dashboard.frames import forecast_frame, history_frame
 
 EXPORT_COLUMNS: tuple[str, ...] = (
     "area",

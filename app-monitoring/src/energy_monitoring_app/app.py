@@ -1,9 +1,9 @@
 """The monitoring page (the Streamlit script `app-monitoring` runs).
 
-Thin on purpose: it fetches through `api_client` (cached with the settings' TTL), hands data to
-the pure builders in `charts`, `series_view` and `model_timeline`, and turns every API failure into
-a message instead of a traceback. Each panel fails on its own, so a missing ranking does not hide
-the error chart. Read `api_client.py`, then `charts.py`, then this file.
+Thin on purpose: it fetches through the shared typed client `energy_core.dashboard.client`
+(cached with the settings' TTL), hands data to the pure builders in `charts`, `series_view` and
+`model_timeline`, and turns every API failure into a message instead of a traceback. Each panel
+fails on its own, so a missing ranking does not hide the error chart. Read `charts.py`, then this file.
 """
 
 from __future__ import annotations
@@ -17,33 +17,26 @@ import streamlit as st
 
 from energy_core.api_models import (
     AlertStatus,
+    HorizonError,
     ModelTransition,
     ModelVersion,
     MonitoringMetrics,
+    SeriesErrorPoint,
     SeriesNode,
+    SeriesRank,
     SimulationProgress,
 )
-from energy_core.settings import DashboardSettings, SettingsError, load
-from energy_monitoring_app.api_client import (
-    Api,
+from energy_core.dashboard.client import (
+    ApiClient,
     ApiError,
     ApiUnavailable,
     NoData,
     Window,
     area_choices,
-    checks_frame,
-    fetch_alerts,
-    fetch_error_timeline,
-    fetch_horizon_errors,
-    fetch_model_history,
-    fetch_models,
-    fetch_ranking,
-    fetch_series,
-    fetch_series_errors,
-    fetch_simulation,
     series_in_area,
-    timeline_frame,
 )
+from energy_core.dashboard.frames import checks_frame, rows_frame, timeline_frame
+from energy_core.settings import DashboardSettings, SettingsError, load
 from energy_monitoring_app.charts import (
     actuals_figure,
     error_timeline_figure,
@@ -101,33 +94,34 @@ def main() -> None:
 
     @st.cache_data(ttl=ttl, show_spinner=False)
     def cached_timeline(base_url: str, timeout_s: float, window: Window) -> MonitoringMetrics:
-        return fetch_error_timeline(Api(base_url, timeout_s), window)
+        return ApiClient(base_url, timeout_s).error_timeline(window)
 
     @st.cache_data(ttl=ttl, show_spinner=False)
     def cached_horizons(base_url: str, timeout_s: float, window: Window) -> pd.DataFrame:
-        return fetch_horizon_errors(Api(base_url, timeout_s), window)
+        return rows_frame(ApiClient(base_url, timeout_s).horizon_errors(window), HorizonError)
 
     @st.cache_data(ttl=ttl, show_spinner=False)
     def cached_alerts(base_url: str, timeout_s: float) -> AlertStatus:
-        return fetch_alerts(Api(base_url, timeout_s))
+        return ApiClient(base_url, timeout_s).alerts()
 
     @st.cache_data(ttl=ttl, show_spinner=False)
     def cached_catalogue(base_url: str, timeout_s: float) -> list[SeriesNode]:
-        return fetch_series(Api(base_url, timeout_s))
+        return ApiClient(base_url, timeout_s).series()
 
     @st.cache_data(ttl=ttl, show_spinner=False)
     def cached_series(
         base_url: str, timeout_s: float, area: str, consumer_type: str, window: Window, hours_ahead: int | None
     ) -> pd.DataFrame:
-        return fetch_series_errors(Api(base_url, timeout_s), area, consumer_type, window, hours_ahead)
+        points = ApiClient(base_url, timeout_s).series_errors(area, consumer_type, window, hours_ahead)
+        return rows_frame(points, SeriesErrorPoint)
 
     @st.cache_data(ttl=ttl, show_spinner=False)
     def cached_ranking(base_url: str, timeout_s: float, window: Window) -> pd.DataFrame:
-        return fetch_ranking(Api(base_url, timeout_s), window, RANKING_LIMIT)
+        return rows_frame(ApiClient(base_url, timeout_s).ranking(window, RANKING_LIMIT), SeriesRank)
 
     @st.cache_data(ttl=ttl, show_spinner=False)
     def cached_models(base_url: str, timeout_s: float) -> list[ModelVersion]:
-        return fetch_models(Api(base_url, timeout_s))
+        return ApiClient(base_url, timeout_s).models()
 
     with api_problems_shown(url):
         timeline = cached_timeline(url, timeout, WINDOW)
@@ -154,7 +148,7 @@ def main() -> None:
 
     @st.cache_data(ttl=ttl, show_spinner=False)
     def cached_history(base_url: str, timeout_s: float) -> list[ModelTransition]:
-        return fetch_model_history(Api(base_url, timeout_s))
+        return ApiClient(base_url, timeout_s).model_history()
 
     st.subheader("Model timeline")
     with api_problems_shown(url, stop=False):
@@ -183,7 +177,7 @@ def _live_simulation(url: str, timeout: float) -> None:
 
 def _simulation(url: str, timeout: float) -> SimulationProgress | None:
     try:
-        return fetch_simulation(Api(url, timeout))
+        return ApiClient(url, timeout).simulation()
     except ApiError:
         return None
 
