@@ -36,7 +36,9 @@ PIPELINE_AS_OF ?= 2023-01-17T22:00Z
 SIMULATE_START ?= $(PIPELINE_END)
 SIMULATE_END ?= 2023-01-24T23:00Z
 RETRAIN_EVERY ?= 24h
-TRAINING_PROFILE ?= full
+# The initial training: the full profile's model search sized for the pipeline (models.yaml
+# `pipeline`: 8 Optuna trials, NHITS 100 steps); TRAINING_PROFILE=full runs the 25-trial search.
+TRAINING_PROFILE ?= pipeline
 # Scheduled retrains inside the simulation: the full profile's LightGBM without tuning or NHITS.
 RETRAIN_PROFILE ?= retrain
 FRESH ?= 0
@@ -51,7 +53,7 @@ MONITORING_PORT ?= 8502
 PYTEST_WORKERS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help install test lint format pytest pipeline demo serve bench clean validate-infra
+.PHONY: help install test lint format pytest pipeline pipeline-setup demo serve bench clean validate-infra infra-venv airflow-venv airflow-test
 
 help: ## List the targets and the variables you can override
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -107,26 +109,77 @@ bench: $(INSTALL_STAMP) ## Run every bench/bench_*.py (each prints medians of se
 		echo "== $$script"; ENERGY_HOME="$$home" $(BIN)/python "$$script"; \
 	done
 
-validate-infra: $(INSTALL_STAMP) ## Static checks: hadolint, yamllint, terraform fmt, compose structure
-	@YAMLLINT=$(BIN)/yamllint PYTHON=$(BIN)/python infrastructure/validate.sh
+# Deployment tools and Airflow live in venvs of their own: their pins would fight the services'.
+INFRA_VENV ?= .venv-infra
+AIRFLOW_VENV ?= .venv-airflow
+INFRA_STAMP := $(INFRA_VENV)/.install-stamp
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.install-stamp
+
+$(INFRA_STAMP): infrastructure/requirements.txt
+	@[[ -x $(INFRA_VENV)/bin/python ]] || $(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(INFRA_VENV)/bin/python -m pip install --quiet -r infrastructure/requirements.txt
+	@touch $@
+
+$(AIRFLOW_STAMP): infrastructure/airflow/requirements.txt infrastructure/airflow/constraints.txt
+	@[[ -x $(AIRFLOW_VENV)/bin/python ]] || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet -c infrastructure/airflow/constraints.txt \
+		-r infrastructure/airflow/requirements.txt
+	@touch $@
+
+infra-venv: $(INFRA_STAMP) ## Create .venv-infra: ansible, ansible-lint, checkov, hadolint, yamllint, podman-compose
+
+airflow-venv: $(AIRFLOW_STAMP) ## Create .venv-airflow: Airflow 3 + providers (its own venv, never .venv)
+
+validate-infra: $(INFRA_STAMP) ## actionlint, ansible-lint, syntax-check, checkov, hadolint, yamllint, compose config, terraform fmt
+	@INFRA_BIN=$(INFRA_VENV)/bin infrastructure/validate.sh
+
+airflow-test: $(INSTALL_STAMP) $(AIRFLOW_STAMP) ## DAGs parse; `airflow dags test` of the hourly DAG equals the jobs run by hand
+	@ENERGY_SERVICES_BIN=$(abspath $(BIN)) $(AIRFLOW_VENV)/bin/python -m pytest -q -ra -p no:cacheprovider \
+		-c /dev/null --rootdir infrastructure/airflow infrastructure/airflow/tests $(PYTEST_ARGS)
 
 # ---------------------------------------------------------------------------------------------- run
-pipeline: $(INSTALL_STAMP) ## Offline end-to-end run into ENERGY_HOME: backfill, train, simulate a week
-	@echo "pipeline: ENERGY_HOME=$(ENERGY_HOME) snapshot=$(ENERGY_SNAPSHOT_DIR)"
-	$(BIN)/feature-pipeline backfill --start $(PIPELINE_START) --end $(PIPELINE_END)
-	$(BIN)/training-pipeline run --as-of $(PIPELINE_AS_OF) --profile $(TRAINING_PROFILE)
+pipeline: pipeline-setup ## Offline end-to-end run into ENERGY_HOME: backfill, train, simulate a week
 	$(BIN)/batch-prediction-pipeline simulate --start $(SIMULATE_START) --end $(SIMULATE_END) \
 		--retrain-every $(RETRAIN_EVERY) --profile $(RETRAIN_PROFILE)
 
-demo: $(INSTALL_STAMP) ## `pipeline` unless ENERGY_HOME already holds a finished one (FRESH=1 redoes it), then `serve`
-	@if [[ "$(FRESH)" == 1 ]]; then \
-		$(MAKE) clean pipeline; \
-	elif $(BIN)/batch-prediction-pipeline status --json >/dev/null 2>&1; then \
-		echo "demo: ENERGY_HOME=$(ENERGY_HOME) already holds a finished pipeline (FRESH=1 rebuilds it)"; \
-	else \
-		$(MAKE) pipeline; \
-	fi
-	@$(MAKE) serve
+pipeline-setup: $(INSTALL_STAMP) ## The first two steps of `pipeline`: backfill, then the initial training
+	@echo "pipeline: ENERGY_HOME=$(ENERGY_HOME) snapshot=$(ENERGY_SNAPSHOT_DIR)"
+	$(BIN)/feature-pipeline backfill --start $(PIPELINE_START) --end $(PIPELINE_END)
+	$(BIN)/training-pipeline run --as-of $(PIPELINE_AS_OF) --profile $(TRAINING_PROFILE)
+
+# `demo` shows the pages as soon as the first forecasts exist: it trains (unless a simulation was
+# already started in ENERGY_HOME), runs the simulation in the background, waits for its first hour,
+# then serves. The monitoring page shows the simulation's progress (app-api's /simulation). Both run
+# as background jobs with their own process groups, so Ctrl-C or a TERM to make stops the pages and
+# the simulation together; its progress is saved, and the next `make demo` resumes it.
+SIMULATION_STATE = $(ENERGY_HOME)/state/simulation.json
+SIMULATE_LOG = $(ENERGY_HOME)/logs/simulate.out
+STATE_FIELD = import json, sys; sys.exit(0 if json.load(open(sys.argv[1])).get(sys.argv[2]) else 1)
+
+demo: $(INSTALL_STAMP) ## Serve as soon as the first forecasts exist; the week's simulation runs behind the pages (FRESH=1 starts over)
+	@if [[ "$(FRESH)" == 1 ]]; then $(MAKE) clean; fi
+	@state="$(SIMULATION_STATE)"; \
+	[[ -f "$$state" ]] || $(MAKE) pipeline-setup; \
+	if $(BIN)/python -c '$(STATE_FIELD)' "$$state" finished 2>/dev/null; then \
+		echo "demo: ENERGY_HOME=$(ENERGY_HOME) already holds a finished simulation (FRESH=1 rebuilds it)"; \
+		exec $(MAKE) serve; \
+	fi; \
+	set -m; mkdir -p "$$(dirname "$(SIMULATE_LOG)")"; \
+	$(BIN)/batch-prediction-pipeline simulate --start $(SIMULATE_START) --end $(SIMULATE_END) \
+		--retrain-every $(RETRAIN_EVERY) --profile $(RETRAIN_PROFILE) --no-progress >>"$(SIMULATE_LOG)" 2>&1 & sim=$$!; \
+	stop() { trap - EXIT INT TERM; for job in $${pages:-} "$$sim"; do kill -TERM -- "-$$job" 2>/dev/null || true; done; wait || true; }; \
+	trap stop EXIT; trap 'exit 130' INT TERM; \
+	echo "demo: simulating $(SIMULATE_START) .. $(SIMULATE_END) in the background (log: $(SIMULATE_LOG))"; \
+	until $(BIN)/python -c '$(STATE_FIELD)' "$$state" completed_through 2>/dev/null; do \
+		kill -0 "$$sim" 2>/dev/null || { echo "demo: the simulation stopped before its first hour:" >&2; \
+			tail -n 20 "$(SIMULATE_LOG)" >&2; exit 1; }; \
+		sleep 2; \
+	done; \
+	echo "demo: first forecasts written; serving while the simulation continues (progress on the monitoring page)"; \
+	$(MAKE) serve & pages=$$!; \
+	wait "$$pages"
 
 serve: $(INSTALL_STAMP) ## Serve app-api, app-frontend and app-monitoring together; Ctrl-C stops all three
 	@set -m; pids=(); names=(); \
@@ -152,6 +205,17 @@ serve: $(INSTALL_STAMP) ## Serve app-api, app-frontend and app-monitoring togeth
 	echo "  (Ctrl-C stops all three; if one exits, the others are stopped too)"; \
 	echo; \
 	wait -n
+
+# ---------------------------------------------------------------------------------------------- containers
+# buildah/podman, no Docker daemon: run ../shared/containers/setup.sh as root once (infrastructure/containers/).
+IMAGES ?= feature-pipeline app-api app-frontend app-monitoring training-pipeline batch-prediction-pipeline
+.PHONY: images stack-test
+
+images: ## Build the six service images (buildah), each smoke-checked; IMAGES=... for a subset
+	@TORCH_INDEX_URL="$(TORCH_INDEX_URL)" infrastructure/containers/build-images.sh $(IMAGES)
+
+stack-test: $(INSTALL_STAMP) ## The stack in containers on the snapshot: jobs, services, HTTP + browser test (after `images`)
+	@VENV_PYTHON=$(BIN)/python infrastructure/containers/stack-test.sh
 
 clean: ## Remove ENERGY_HOME (default ./.energy) and tool caches
 	@home="$(ENERGY_HOME)"; \

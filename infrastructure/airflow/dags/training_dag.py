@@ -4,7 +4,7 @@ The only schedule that trains (no cron, timer or shell loop elsewhere). In docke
 container runs on the L4 host's engine with the GPU reserved (energy_jobs: ENERGY_TRAINING_DOCKER_URL).
 
 `training-pipeline run` trains, backtests, registers and applies the promotion gate itself (the rule
-lives once, in training-pipeline's `promotion`); this DAG reads the gate's verdict from the run's
+lives once, in `energy_core.lifecycle`); this DAG reads the gate's verdict from the run's
 scorecard and only decides what happens next:
 - promoted automatically -> done;
 - awaiting approval -> a person approves in Airflow (Human-in-the-loop), then `promote` runs
