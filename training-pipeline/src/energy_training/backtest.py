@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 
 import pandas as pd
 
@@ -74,3 +75,31 @@ def backtest_model(cfg: ModelConfig, frame: pd.DataFrame, protocol: Protocol, se
     """Fit `cfg` once up to the first origin, then forecast at every origin without refitting."""
     fitted = fit_for_backtest(cfg, frame, protocol, seed)
     return score_predictor(lambda f: forecast(fitted, f), frame, protocol, cfg.name)
+
+
+def backtest_with_refits(
+    cfg: ModelConfig,
+    frame: pd.DataFrame,
+    protocol: Protocol,
+    seed: int,
+    refit_every: int,
+    fits: dict[pd.Timestamp, FittedForecaster] | None = None,
+) -> pd.DataFrame:
+    """The staleness variant: refit on everything up to an origin at every `refit_every`-th origin.
+
+    `refit_every=1` refits at every origin (daily with daily origins); `refit_every >= len(origins)`
+    is the scorecard's fit-once. Not the scorecard: it prices how much a model's age costs, so the
+    production retraining cadence can be chosen from accuracy against fitting time. `fits` caches
+    the model fitted at each origin (fits are deterministic), so several cadences share them.
+    """
+    if refit_every < 1:
+        raise ValueError(f"refit_every must be >= 1 origin, got {refit_every}")
+    cache = {} if fits is None else fits
+    parts = []
+    for i, origin in enumerate(protocol.origins):
+        fitted_at = protocol.origins[i - i % refit_every]
+        if fitted_at not in cache:
+            cache[fitted_at] = fit_model(cfg, known_until(frame, fitted_at), protocol.horizon_hours, seed)
+        single = Protocol(as_of=protocol.as_of, origins=(origin,), horizon_hours=protocol.horizon_hours)
+        parts.append(score_predictor(partial(forecast, cache[fitted_at]), frame, single, cfg.name))
+    return pd.concat(parts, ignore_index=True)

@@ -17,6 +17,8 @@ import yaml
 FAMILIES_LIGHTGBM = "lightgbm"
 FAMILIES_NEURAL = ("nhits",)
 STRATEGIES = ("recursive", "direct")
+TARGET_TRANSFORMS = ("log", "diff_24", "standard")
+INTERVALS = ("quantile", "conformal")
 
 
 class ConfigError(ValueError):
@@ -34,6 +36,14 @@ class ModelConfig:
     strategy: str = "recursive"
     lags: tuple[int, ...] = ()
     lag_transforms: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    # Applied in order before the lags; "standard" (per-series scaling) is the default.
+    target_transforms: tuple[str, ...] = ("standard",)
+    # Training weight of the hours inside the Christmas window (1.0: no down-weighting).
+    christmas_window_weight: float = 1.0
+    # 80 % interval: LightGBM quantile models, or conformal errors on `calibration_origins` daily
+    # origins just before the training cutoff (see forecaster_model.conformal_band).
+    intervals: str = "quantile"
+    calibration_origins: int = 3
 
     def with_params(self, name: str, **params: Any) -> ModelConfig:
         """A copy under a new name with some parameters overridden (tuning's winner)."""
@@ -48,6 +58,10 @@ class ModelConfig:
             "lags": list(self.lags),
             "lag_transforms": {str(k): list(v) for k, v in self.lag_transforms.items()},
             "exog": list(self.exog),
+            "target_transforms": list(self.target_transforms),
+            "christmas_window_weight": self.christmas_window_weight,
+            "intervals": self.intervals,
+            "calibration_origins": self.calibration_origins,
             "params": dict(self.params),
         }
 
@@ -111,6 +125,20 @@ def _model(raw: dict[str, Any], where: str) -> ModelConfig:
     lags = tuple(int(v) for v in raw.get("lags", ()))
     if family == FAMILIES_LIGHTGBM and not lags:
         raise ConfigError(f"{where}: LightGBM model {name!r} needs at least one lag")
+    transforms = _flatten(raw.get("target_transforms", ("standard",)))
+    unknown = sorted(set(transforms) - set(TARGET_TRANSFORMS))
+    if unknown:
+        raise ConfigError(f"{where}: model {name!r} target_transforms {unknown} unknown; expected {TARGET_TRANSFORMS}")
+    weight = float(raw.get("christmas_window_weight", 1.0))
+    if not 0.0 < weight <= 1.0:
+        raise ConfigError(f"{where}: model {name!r} christmas_window_weight must be in (0, 1], got {weight}")
+    intervals = str(raw.get("intervals", "quantile"))
+    calibration_origins = int(raw.get("calibration_origins", 3))
+    if intervals not in INTERVALS or calibration_origins < 1:
+        raise ConfigError(
+            f"{where}: model {name!r} intervals must be one of {INTERVALS} with calibration_origins >= 1, "
+            f"got {intervals!r} and {calibration_origins}"
+        )
     return ModelConfig(
         name=name,
         family=family,
@@ -119,6 +147,10 @@ def _model(raw: dict[str, Any], where: str) -> ModelConfig:
         strategy=strategy,
         lags=lags,
         lag_transforms={int(k): _flatten(v) for k, v in (raw.get("lag_transforms") or {}).items()},
+        target_transforms=transforms,
+        christmas_window_weight=weight,
+        intervals=intervals,
+        calibration_origins=calibration_origins,
     )
 
 

@@ -21,7 +21,8 @@ from energy_training.forecaster_model import FittedForecaster, save_bundle
 MODEL_CODE = Path(forecaster_model.__file__)
 _BASE_REQUIREMENTS = ("mlflow", "pandas", "numpy", "pyarrow")
 _ENGINE_REQUIREMENTS = {
-    "mlforecast": ("mlforecast", "lightgbm", "coreforecast", "utilsforecast"),
+    # scikit-learn: mlforecast's target transforms (log, diff) need it when the model is loaded.
+    "mlforecast": ("mlforecast", "lightgbm", "coreforecast", "utilsforecast", "scikit-learn"),
     "neuralforecast": ("neuralforecast", "torch", "lightning", "utilsforecast"),
     "seasonal_naive": (),
 }

@@ -10,7 +10,6 @@ import pandas as pd
 
 from energy_training.config import FAMILIES_LIGHTGBM, FAMILIES_NEURAL, ModelConfig
 from energy_training.forecaster_model import FittedForecaster
-from energy_training.models.lightgbm import fit_lightgbm
 from energy_training.models.neural import fit_neural
 from energy_training.models.seasonal_naive import fit_seasonal_naive
 
@@ -22,7 +21,10 @@ def fit_model(cfg: ModelConfig, frame: pd.DataFrame, horizon: int, seed: int, th
     if cfg.family.startswith("seasonal_naive_"):
         return fit_seasonal_naive(cfg, horizon)
     if cfg.family == FAMILIES_LIGHTGBM:
-        return fit_lightgbm(cfg, frame, horizon, seed, threads)
+        # ENERGY_TRAINING_ENGINE picks where LightGBM trains (local or Dask); see distributed.py.
+        from energy_training.distributed import fit_lightgbm_on_engine
+
+        return fit_lightgbm_on_engine(cfg, frame, horizon, seed, threads)
     if cfg.family in FAMILIES_NEURAL:
         return fit_neural(cfg, frame, horizon, seed, threads)
     raise ValueError(f"model {cfg.name!r}: no fitter for family {cfg.family!r}")

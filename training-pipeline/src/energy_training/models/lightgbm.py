@@ -10,12 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from energy_training.config import ModelConfig
-from energy_training.forecaster_model import FittedForecaster, regular_history, to_model_frame
+from energy_training.forecaster_model import (
+    CHRISTMAS_WINDOW,
+    CONFORMAL_KEY,
+    FittedForecaster,
+    derived_feature,
+    recent_scale,
+    regular_history,
+    to_model_frame,
+)
 
 QUANTILE_MODELS = {"q10": 0.1, "q90": 0.9}
+WEIGHT_COLUMN = "sample_weight"
 
 
 def lag_transforms(spec: dict[int, tuple[str, ...]]) -> dict[int, list[Any]]:
@@ -42,12 +52,10 @@ def lag_transforms(spec: dict[int, tuple[str, ...]]) -> dict[int, list[Any]]:
     return out
 
 
-def fit_lightgbm(cfg: ModelConfig, frame: pd.DataFrame, horizon: int, seed: int, threads: int) -> FittedForecaster:
-    import lightgbm as lgb
-    from mlforecast import MLForecast
-    from mlforecast.target_transforms import LocalStandardScaler
-
-    base: dict[str, Any] = {
+def estimator_params(cfg: ModelConfig, seed: int, threads: int) -> dict[str, Any]:
+    """Keyword arguments of every LightGBM regressor of `cfg` (shared with the Dask engine, so
+    both engines fit the same model)."""
+    return {
         "deterministic": True,
         "force_row_wise": True,
         "seed": seed,
@@ -55,39 +63,136 @@ def fit_lightgbm(cfg: ModelConfig, frame: pd.DataFrame, horizon: int, seed: int,
         "verbose": -1,
         **cfg.params,
     }
+
+
+def training_data(cfg: ModelConfig, frame: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """Labelled rows as a gap-free model frame, and whether mlforecast may drop rows with nulls.
+
+    mlforecast's dropna removes every row with any null, missing weather included (all of DK1
+    offline). Then keep the rows and let LightGBM treat nulls as missing; only the warm-up rows
+    (lags not yet available) are dropped when nothing else is null.
+    """
+    data = regular_history(to_model_frame(frame[frame["energy_consumption_kwh"].notna()], list(cfg.exog)))
+    exog_complete = not data[list(cfg.exog)].isna().any().any() if cfg.exog else True
+    return data, exog_complete
+
+
+def target_transforms(names: tuple[str, ...]) -> list[Any]:
+    """Config names → mlforecast target transforms, applied in order (inverted in reverse).
+
+    `log` (log1p / expm1) makes the errors multiplicative, so a series twice the size does not
+    dominate the splits twice as much; `diff_24` models the change from the same hour yesterday
+    (seasonal naive is then the zero forecast); `standard` scales each series to mean 0, sd 1.
+    """
+    from mlforecast.target_transforms import Differences, GlobalSklearnTransformer, LocalStandardScaler
+    from sklearn.preprocessing import FunctionTransformer
+
+    out: list[Any] = []
+    for name in names:
+        if name == "log":
+            out.append(GlobalSklearnTransformer(FunctionTransformer(func=np.log1p, inverse_func=np.expm1)))
+        elif name == "diff_24":
+            out.append(Differences([24]))
+        elif name == "standard":
+            out.append(LocalStandardScaler())
+        else:
+            raise ValueError(f"unknown target transform {name!r}; expected log, diff_24 or standard")
+    return out
+
+
+def sample_weights(cfg: ModelConfig, data: pd.DataFrame) -> pd.Series | None:
+    """Per-row training weights, or None when every row counts the same.
+
+    The Christmas window is a third of the snapshot's training data and unlike any hour the
+    model will forecast in January; down-weighting keeps its lags in the features without
+    letting its odd targets set the splits.
+    """
+    if cfg.christmas_window_weight >= 1.0:
+        return None
+    ds = data["ds"].dt.tz_localize("UTC")
+    inside = derived_feature(CHRISTMAS_WINDOW, ds) > 0
+    return pd.Series(np.where(inside, cfg.christmas_window_weight, 1.0), index=data.index)
+
+
+def fit_lightgbm(cfg: ModelConfig, frame: pd.DataFrame, horizon: int, seed: int, threads: int) -> FittedForecaster:
+    data, exog_complete = training_data(cfg, frame)
+    mlf = _fit_mlforecast(cfg, data, exog_complete, horizon, seed, threads, quantiles=cfg.intervals == "quantile")
+    extra: dict[str, Any] = {"engine": "mlforecast", "strategy": cfg.strategy, "config": cfg.name}
+    if cfg.intervals == "conformal":
+        extra[CONFORMAL_KEY] = conformal_quantiles(cfg, data, exog_complete, horizon, seed, threads)
+    return FittedForecaster(family="lightgbm", exog=list(cfg.exog), horizon=horizon, model=mlf, extra=extra)
+
+
+def conformal_quantiles(
+    cfg: ModelConfig, data: pd.DataFrame, exog_complete: bool, horizon: int, seed: int, threads: int
+) -> dict[str, list[float]]:
+    """Per horizon step, the 10 % / 90 % quantiles of (actual - forecast) / series scale.
+
+    A point model fitted up to the first of `cfg.calibration_origins` daily origins before the end
+    of `data` forecasts each of them (fit once, like the backtest, so the errors include the
+    model's ageing); the errors are pooled over series and origins per horizon step.
+    """
+    end = data["ds"].max()
+    origins = [end - pd.Timedelta(hours=24 * k) for k in range(cfg.calibration_origins, 0, -1)]
+    min_rows = 24 * 7 + max(cfg.lags, default=0)
+    first = data[data["ds"] <= origins[0]]
+    if first.groupby("unique_id").size().min() < min_rows:
+        raise ValueError(
+            f"model {cfg.name!r}: conformal calibration needs {min_rows} hours per series before its first "
+            f"origin {origins[0]}; lower calibration_origins or give it more history"
+        )
+    mlf = _fit_mlforecast(cfg, first, exog_complete, horizon, seed, threads, quantiles=False)
+    keep, x_cols = ["unique_id", "ds", "y", *cfg.exog], ["unique_id", "ds", *cfg.exog]
+    errors = []
+    for origin in origins:
+        history = data[data["ds"] <= origin]
+        future = data[(data["ds"] > origin) & (data["ds"] <= origin + pd.Timedelta(hours=horizon))]
+        steps = int(future.groupby("unique_id").size().max())
+        pred = mlf.predict(h=steps, new_df=history[keep], X_df=future[x_cols] if cfg.exog else None)
+        merged = future[["unique_id", "ds", "y"]].merge(pred, on=["unique_id", "ds"])
+        merged["step"] = merged.groupby("unique_id").cumcount()
+        scale = merged["unique_id"].map(recent_scale(history[["unique_id", "ds", "y"]]))
+        merged["error"] = (merged["y"] - merged["point"]) / scale
+        errors.append(merged[["step", "error"]])
+    by_step = pd.concat(errors).groupby("step")["error"]
+    return {"lo": by_step.quantile(0.1).tolist(), "hi": by_step.quantile(0.9).tolist()}
+
+
+def _fit_mlforecast(
+    cfg: ModelConfig, data: pd.DataFrame, exog_complete: bool, horizon: int, seed: int, threads: int, quantiles: bool
+) -> Any:
+    """The fitted MLForecast: point model, plus the q10 / q90 quantile models when `quantiles`."""
+    import lightgbm as lgb
+    from mlforecast import MLForecast
+
+    base = estimator_params(cfg, seed, threads)
     models = {"point": lgb.LGBMRegressor(objective="regression", **base)}
-    for name, alpha in QUANTILE_MODELS.items():
-        models[name] = lgb.LGBMRegressor(objective="quantile", alpha=alpha, **base)
+    if quantiles:
+        for name, alpha in QUANTILE_MODELS.items():
+            models[name] = lgb.LGBMRegressor(objective="quantile", alpha=alpha, **base)
     mlf = MLForecast(
         models=models,
         freq="h",
         lags=list(cfg.lags),
         lag_transforms=lag_transforms(cfg.lag_transforms),
-        target_transforms=[LocalStandardScaler()],
+        target_transforms=target_transforms(cfg.target_transforms),
         num_threads=threads,
     )
-    data = regular_history(to_model_frame(frame[frame["energy_consumption_kwh"].notna()], list(cfg.exog)))
-    # mlforecast's dropna removes every row with any null, missing weather included (all of DK1
-    # offline). Then keep the rows and let LightGBM treat nulls as missing; only the warm-up rows
-    # (lags not yet available) are dropped when nothing else is null.
-    exog_complete = not data[list(cfg.exog)].isna().any().any() if cfg.exog else True
+    weights = sample_weights(cfg, data)
+    if weights is not None:
+        data = data.assign(**{WEIGHT_COLUMN: weights})
     mlf.fit(
         data,
         static_features=[],
         dropna=exog_complete,
         max_horizon=horizon if cfg.strategy == "direct" else None,
+        weight_col=WEIGHT_COLUMN if weights is not None else None,
     )
-    _single_threaded_prediction(mlf)
-    return FittedForecaster(
-        family="lightgbm",
-        exog=list(cfg.exog),
-        horizon=horizon,
-        model=mlf,
-        extra={"engine": "mlforecast", "strategy": cfg.strategy, "config": cfg.name},
-    )
+    single_threaded_prediction(mlf)
+    return mlf
 
 
-def _single_threaded_prediction(mlf: Any) -> None:
+def single_threaded_prediction(mlf: Any) -> None:
     """Serve with one thread: a recursive step predicts one row per series (76 rows), where
     thread start-up and OpenMP spinning cost far more than they save, badly so on a busy host."""
     mlf.ts.num_threads = 1
