@@ -87,6 +87,13 @@ for service in "${services[@]}"; do
     # and fail rather than build something else.
     "${bud[@]}" "${pip_volumes[@]}" --target builder "$context"
     "${bud[@]}" -t "$image" "$context"
+    # buildah 1.28's layer cache ignores build-arg values: a runtime stage whose files did not change
+    # comes from the cache with the commit of the build that made it. Stamp this commit onto the
+    # final image (config only, no new layer), as the Dockerfile's ARG does on a fresh build.
+    stamp=$(buildah from --pull=false "$image")
+    buildah config --env "ENERGY_GIT_COMMIT=$GIT_COMMIT" \
+        --label "org.opencontainers.image.revision=$GIT_COMMIT" "$stamp"
+    buildah commit --quiet --format docker --rm "$stamp" "$image" >/dev/null
     seconds[$service]=$((SECONDS - started))
     smoke_check "$service" "$image"
 done
