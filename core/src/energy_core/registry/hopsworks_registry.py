@@ -27,13 +27,12 @@ injectable so tests run against a fake of the hsml calls (core/tests/fake_hsml.p
 
 from __future__ import annotations
 
-import fcntl
+import functools
 import json
 import logging
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -53,7 +52,7 @@ from energy_core.registry.base import (
     RegistryError,
     RegistryUnavailable,
 )
-from energy_core.registry.mlflow_registry import _require_local_files, _signature
+from energy_core.registry.mlflow_registry import _require_local_files, _signature, file_transition_lock
 from energy_core.settings import RegistrySettings
 
 logger = logging.getLogger(__name__)
@@ -67,7 +66,6 @@ EXTRA_FILES_DIR = "extra_files"
 MODEL_CARD = "README.md"
 
 TransitionLock = Callable[[float], AbstractContextManager[None]]
-_LOCK_POLL_S = 0.02
 
 
 class HopsworksModelRegistry(ModelRegistry):
@@ -82,8 +80,9 @@ class HopsworksModelRegistry(ModelRegistry):
         self._settings = settings
         self._name = settings.model_name
         self._project_handle = project
-        self._lock = transition_lock or _FileLock(
-            settings.path("registry", f"hopsworks-{settings.hopsworks_project}-{self._name}.transitions.lock")
+        self._lock = transition_lock or functools.partial(
+            file_transition_lock,
+            settings.path("registry", f"hopsworks-{settings.hopsworks_project}-{self._name}.transitions.lock"),
         )
         self._depth = threading.local()
 
@@ -462,34 +461,6 @@ def model_card(model: ModelToRegister) -> str:
         "Load with `mlflow.pyfunc.load_model(model.download())`.",
     ]
     return "\n".join(lines) + "\n"
-
-
-class _FileLock:
-    """An exclusive flock on one file, polled until the timeout (released by the OS if the holder dies)."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-
-    @contextmanager
-    def __call__(self, timeout_s: float) -> Iterator[None]:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + timeout_s
-        with self._path.open("a") as lock_file:
-            while True:
-                try:
-                    fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise RegistryUnavailable(
-                            f"could not take the registry's transition lock {self._path} within {timeout_s:.0f} s: "
-                            "another approve/reject/rollback/promotion holds it; retry"
-                        ) from None
-                    time.sleep(_LOCK_POLL_S)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 __all__ = ["HOPSWORKS_TAG_NAMES", "HopsworksModelRegistry", "model_card"]

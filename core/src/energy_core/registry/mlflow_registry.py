@@ -552,14 +552,21 @@ def _sqlite_schema_lock(tracking_uri: str) -> Iterator[None]:
 
 @contextmanager
 def _sqlite_transition_lock(tracking_uri: str, timeout_s: float) -> Iterator[None]:
-    """An exclusive flock on `<database>.transitions.lock`, polled until `timeout_s`.
+    """The transition lock of a SQLite registry: `<database>.transitions.lock` (see `file_transition_lock`)."""
+    database = Path(tracking_uri.removeprefix("sqlite:///"))
+    with file_transition_lock(database.with_name(database.name + ".transitions.lock"), timeout_s):
+        yield
+
+
+@contextmanager
+def file_transition_lock(path: Path, timeout_s: float) -> Iterator[None]:
+    """An exclusive flock on `path`, polled until `timeout_s`.
 
     flock conflicts between separate opens, so it serialises threads of one process as well as
-    processes; the OS drops it when the holder dies, so a crash never leaves it stuck.
+    processes; the OS drops it when the holder dies, so a crash never leaves it stuck. Shared by
+    every registry backend that serialises transitions on a local file.
     """
-    database = Path(tracking_uri.removeprefix("sqlite:///"))
-    database.parent.mkdir(parents=True, exist_ok=True)
-    path = database.with_name(database.name + ".transitions.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
     with path.open("a") as lock_file:
         while True:
