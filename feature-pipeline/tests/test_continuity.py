@@ -89,3 +89,37 @@ def test_the_cli_exits_1_on_an_empty_source_window(
     monkeypatch.delenv("ENERGY_FEATURE_STORE", raising=False)
     assert main(["run", "--as-of", "2023-03-01T00:00Z"]) == 1
     assert "delivered no consumption" in caplog.text
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_gaps_equal_a_per_series_search_of_every_series(seed: int) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from energy_features.continuity import SeriesGap
+    from energy_features.hours import iso_hour
+
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2023-01-01T00:00Z")
+    rows = [
+        {"area": area, "consumer_type": ct, "datetime_utc": start + pd.Timedelta(minutes=int(m))}
+        for area in ("DK1", "DK2")
+        for ct in ("111", "112", "113")
+        for m in 60 * np.arange(48)
+        if rng.random() > 0.03  # a few missing hours, in a few series
+    ]
+    frame = pd.DataFrame(rows + rows[:5])  # duplicated rows
+    frame.loc[rng.integers(0, len(frame), 3), "datetime_utc"] = start + pd.Timedelta(minutes=90)  # off the hour
+    frame.loc[rng.integers(0, len(frame), 2), "datetime_utc"] = pd.NaT
+    frame["datetime_utc"] = frame["datetime_utc"].astype("datetime64[us, UTC]")
+
+    report = continuity_report(frame, Window(utc("2023-01-01T00:00"), utc("2023-01-03T00:00")))
+
+    times = frame["datetime_utc"].dropna()
+    expected_hours = pd.date_range(times.min(), times.max(), freq="h", unit="us")
+    expected = [
+        SeriesGap(str(a), str(c), [iso_hour(t) for t in missing])
+        for (a, c), series in frame.dropna(subset=["datetime_utc"]).groupby(["area", "consumer_type"], sort=True)
+        if len(missing := expected_hours.difference(pd.DatetimeIndex(series["datetime_utc"])))
+    ]
+    assert report.gaps == expected

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from energy_core.feature_store.embedded import EmbeddedFeatureStore
-from energy_core.schemas import CALENDAR, ENERGY_CONSUMPTION, ENERGY_CONSUMPTION_TOTALS, WEATHER
+from energy_core.schemas import CALENDAR, ENERGY_CONSUMPTION, ENERGY_CONSUMPTION_TOTALS, SERIES, WEATHER
 from energy_features.cli import main
 
 from .support import utc
@@ -112,3 +112,24 @@ def test_bad_as_of_is_refused_with_a_clear_message(snapshot_env: Path, capsys: p
     with pytest.raises(SystemExit):
         main(["run", "--as-of", "2023-01-20T00:30Z"])
     assert "not on the hour" in capsys.readouterr().err
+
+
+def test_a_run_validates_every_group_once_and_the_store_trusts_that(
+    snapshot_env: Path, store: EmbeddedFeatureStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from energy_core.feature_store import relational
+
+    start = utc("2023-01-20T00:00")
+    assert main(["run", "--as-of", start.isoformat()]) == 0
+    validated: list[str] = []
+    real = relational.validate_batch
+    monkeypatch.setattr(
+        relational, "validate_batch", lambda group, frame: validated.append(group.name) or real(group, frame)
+    )
+
+    assert main(["run", "--as-of", (start + timedelta(hours=1)).isoformat()]) == 0
+
+    assert sorted(validated) == sorted(
+        g.name for g in (SERIES, ENERGY_CONSUMPTION, ENERGY_CONSUMPTION_TOTALS, WEATHER, CALENDAR)
+    )
+    assert store.read(ENERGY_CONSUMPTION)["datetime_utc"].max() == start + timedelta(hours=1)

@@ -34,9 +34,7 @@ def expected_targets(series: pd.DataFrame, as_of: pd.Timestamp, horizon_hours: i
     return grid
 
 
-def check_forecast(
-    output: pd.DataFrame, series: pd.DataFrame, as_of: pd.Timestamp, horizon_hours: int
-) -> pd.DataFrame:
+def check_forecast(output: pd.DataFrame, series: pd.DataFrame, as_of: pd.Timestamp, horizon_hours: int) -> pd.DataFrame:
     """The model output restricted to the contract's columns, or ModelOutputError naming the rule."""
     missing = [c for c in FORECAST_OUTPUT_COLUMNS if c not in output.columns]
     if missing:
@@ -44,7 +42,11 @@ def check_forecast(
     out = output[list(FORECAST_OUTPUT_COLUMNS)].copy()
     out["area"] = out["area"].astype("string")
     out["consumer_type"] = out["consumer_type"].astype("string")
-    out["datetime_utc"] = pd.to_datetime(out["datetime_utc"], utc=True).astype(UTC_DTYPE)
+    times = out["datetime_utc"]
+    # tz-aware output is converted directly: pd.to_datetime samples a Series element by element first
+    out["datetime_utc"] = (
+        times.dt.tz_convert("UTC") if isinstance(times.dtype, pd.DatetimeTZDtype) else pd.to_datetime(times, utc=True)
+    ).astype(UTC_DTYPE)
     out["hours_ahead"] = out["hours_ahead"].astype("int64")
     for col in ("prediction_kwh", "prediction_q10_kwh", "prediction_q90_kwh"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")

@@ -78,9 +78,14 @@ def totals_for(batch_leaves: pd.DataFrame, stored_leaves: pd.DataFrame, catalogu
     totals = bottom_up(merged, catalogue, [VALUE])
     totals = complete_totals(totals, _expected_through(catalogue, pd.DatetimeIndex(hours)))
     totals = totals.dropna(subset=[VALUE])
+    times = totals["datetime_utc"]
+    # tz-aware times are converted directly: pd.to_datetime samples a Series element by element first
+    times = (
+        times.dt.tz_convert("UTC") if isinstance(times.dtype, pd.DatetimeTZDtype) else pd.to_datetime(times, utc=True)
+    )
     out = pd.DataFrame(
         {
-            "datetime_utc": pd.to_datetime(totals["datetime_utc"], utc=True).astype(UTC_DTYPE),
+            "datetime_utc": times.astype(UTC_DTYPE),
             "area": totals["area"].astype("string"),
             "consumer_type": totals["consumer_type"].astype("string"),
             VALUE: totals[VALUE].astype("float64"),

@@ -9,23 +9,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import pandas as pd
-
-from energy_core.feature_store import FeatureStore, InsertResult
-from energy_core.schemas import FeatureGroupSpec
+from energy_core.feature_store import FeatureStore, InsertResult, ValidatedBatch
 
 log = logging.getLogger(__name__)
 
 
-def load_batches(
-    store: FeatureStore, batches: Sequence[tuple[FeatureGroupSpec, pd.DataFrame]], context: str
-) -> list[InsertResult]:
+def load_batches(store: FeatureStore, batches: Sequence[ValidatedBatch], context: str) -> list[InsertResult]:
+    """Insert each validated batch (in order) into its group; the store does not validate it again."""
     results = []
-    for spec, frame in batches:
-        if frame.empty:
+    for batch in batches:
+        spec = batch.group
+        if batch.frame.empty:
             log.info("%s: %s has no rows in this window, nothing to load", context, spec.name)
             continue
-        result = store.insert(spec, frame)
+        result = store.insert(spec, batch)
         skipped = result.rows_in_batch - result.rows_inserted - result.rows_updated
         log.info(
             "%s: %s table version %d: %d rows in batch, %d inserted, %d updated, %d unchanged",

@@ -142,7 +142,7 @@ def ingest(plan: IngestPlan, ctx: PipelineContext) -> IngestResult:
         )
     catalogue = read_catalogue(ctx.store)
     history = stored_leaves_around(ctx.store, consumption.leaves)
-    validate_or_quarantine(
+    (leaves,) = validate_or_quarantine(
         [(ENERGY_CONSUMPTION, consumption.leaves)], ctx.quarantine_dir, ctx.now(), label,
         extra_failures={ENERGY_CONSUMPTION.name: series_failures(consumption, catalogue, history)},
     )  # fmt: skip
@@ -153,9 +153,8 @@ def ingest(plan: IngestPlan, ctx: PipelineContext) -> IngestResult:
         (WEATHER, weather),
         (CALENDAR, calendar),
     ]
-    validate_or_quarantine(rest, ctx.quarantine_dir, ctx.now(), label)
-    writes = [rest[0], (ENERGY_CONSUMPTION, consumption.leaves), *rest[1:]]
-    inserts = load_batches(ctx.store, writes, context)
+    checked = validate_or_quarantine(rest, ctx.quarantine_dir, ctx.now(), label)
+    inserts = load_batches(ctx.store, [checked[0], leaves, *checked[1:]], context)
     marks = advance_watermarks(
         ctx.state_dir, latest_complete_hours([(ENERGY_CONSUMPTION, consumption.leaves), *rest[2:]], plan)
     )

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from energy_core.feature_store import FeatureValidationError
-from energy_core.feature_store.relational import validate_batch
+from energy_core.feature_store import FeatureValidationError, ValidatedBatch
+from energy_core.feature_store.relational import validated
 from energy_core.schemas import FeatureGroupSpec
 from energy_features.quarantine import quarantine_batch
 from energy_features.transform.consumption import PROBLEM_COLUMNS, ConsumptionBatch
@@ -45,20 +45,23 @@ def validate_or_quarantine(
     now: datetime,
     label: str,
     extra_failures: dict[str, pd.DataFrame] | None = None,
-) -> None:
-    """Return quietly if every batch is valid; else quarantine the first bad one and raise.
+) -> list[ValidatedBatch]:
+    """Every batch as validated (in order) if all are valid; else quarantine the first bad one and raise.
 
     `extra_failures` adds, per group name, failures of rules checked outside the schema (same
-    columns: rule, column, row, value); they reject the batch exactly like a schema rule.
+    columns: rule, column, row, value); they reject the batch exactly like a schema rule. The
+    validated batches go to the store as they are, which then does not run the schema again.
     """
     extra_failures = extra_failures or {}
+    passed: list[ValidatedBatch] = []
     for spec, frame in batches:
         failures = [f for f in [extra_failures.get(spec.name)] if f is not None and not f.empty]
         try:
-            validate_batch(spec, frame)
+            batch = validated(spec, frame)
         except FeatureValidationError as exc:
             failures.insert(0, exc.failures)
         if not failures:
+            passed.append(batch)
             continue
         merged = pd.concat(failures, ignore_index=True)
         rows = [r for r in merged["row"].dropna().unique() if r in frame.index]
@@ -66,6 +69,7 @@ def validate_or_quarantine(
         folder = quarantine_batch(quarantine_dir, spec.name, frame, merged, str(error), now, label)
         log.error("%s batch rejected, nothing written; quarantined in %s\n%s", spec.name, folder, error)
         raise error
+    return passed
 
 
 def series_failures(batch: ConsumptionBatch, catalogue: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:

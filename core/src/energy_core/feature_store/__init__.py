@@ -15,6 +15,7 @@ from energy_core.feature_store.base import (
     TrainingData,
     TrainingDatasetMeta,
     TrainingDatasetNotFound,
+    ValidatedBatch,
 )
 from energy_core.settings import FeatureStoreSettings, load
 
@@ -31,6 +32,7 @@ __all__ = [
     "TrainingData",
     "TrainingDatasetMeta",
     "TrainingDatasetNotFound",
+    "ValidatedBatch",
     "open_feature_store",
 ]
 

@@ -63,6 +63,30 @@ class FeatureValidationError(FeatureStoreError):
         )
 
 
+# Held only by `relational.validated`: a ValidatedBatch cannot be made any other way.
+_VALIDATED_BY_SCHEMA = object()
+
+
+@dataclass(frozen=True, eq=False)
+class ValidatedBatch:
+    """A batch as `relational.validate_batch` returned it for `group` (normalised, every rule
+    passed). `FeatureStore.insert` stores it without validating it a second time: a caller that
+    validates before writing (the feature pipeline, so that no group is written before all pass)
+    pays for the schema once. Only `relational.validated` makes one, so holding one proves the
+    frame went through `group`'s schema; the frame must not be changed afterwards."""
+
+    group: FeatureGroupSpec
+    frame: pd.DataFrame
+    token: object = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.token is not _VALIDATED_BY_SCHEMA:
+            raise TypeError("a ValidatedBatch is made by energy_core.feature_store.relational.validated only")
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
 @dataclass(frozen=True)
 class InsertResult:
     """What an insert did. `table_version` is unchanged when the batch changed nothing."""
@@ -172,8 +196,9 @@ class FeatureStore(abc.ABC):
 
     # -- feature groups ------------------------------------------------------------------------
     @abc.abstractmethod
-    def insert(self, group: FeatureGroupSpec, frame: pd.DataFrame) -> InsertResult:
-        """Validate `frame` and upsert it on the group's key, atomically.
+    def insert(self, group: FeatureGroupSpec, frame: pd.DataFrame | ValidatedBatch) -> InsertResult:
+        """Validate `frame` (unless it is a ValidatedBatch of this group) and upsert it on the
+        group's key, atomically.
 
         Rows whose key exists with identical values are skipped, so inserting the same batch twice
         changes nothing (no new table version). A batch with any invalid row raises

@@ -21,6 +21,9 @@ This module maps the feature-store concepts onto them:
   in place (no row changes) and otherwise refuses, naming `energy-admin migrate`;
 - writers to one table serialise on an OS file lock (`locks/<table>.lock`), which makes
   concurrent processes safe without relying on Delta's optimistic-concurrency retries;
+- a long-lived instance (the hourly workers) keeps each small table's latest rows in memory, per
+  immutable data file, so a new version costs a read of its new files only (`_cached_rows`), and
+  keeps its handles current with one stat of the next commit file instead of reopening them;
 - training datasets are JSON records of (view, time range, split, pinned table versions): reading
   one re-runs the view at those versions, so it returns identical rows after any later insert.
 """
@@ -36,6 +39,7 @@ import os
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +67,7 @@ from energy_core.feature_store.base import (
     TrainingData,
     TrainingDatasetMeta,
     TrainingDatasetNotFound,
+    ValidatedBatch,
     ValidationReport,
 )
 from energy_core.schemas import FeatureGroupSpec, FeatureViewSpec
@@ -75,6 +80,11 @@ _WRITER = WriterProperties(max_row_group_size=32_768, compression="ZSTD")
 # Hourly jobs add one small file per commit; scanning cost grows with the file count, so once this
 # many files accumulate the writer Z-orders the table on its key (same rows, one commit).
 _COMPACT_AFTER_FILES = 24
+# Latest-version rows of a table whose data files total at most this many bytes on disk are kept
+# in memory (see `_cached_rows`); larger tables are scanned from disk on every read.
+_MEMORY_CACHE_MAX_BYTES = 16 * 2**20
+# Results of reads at a pinned table version kept in memory (least recently used dropped first).
+_PINNED_READS_KEPT = 8
 # Format 1: release 1 (no STORE_FORMAT.json; revised tables hold string_view files). Format 2: every
 # file has the declared physical types and each table's schema fingerprint is recorded.
 STORE_FORMAT_VERSION = 2
@@ -129,9 +139,11 @@ def _write_failures(group: FeatureGroupSpec, operation: str, version_before: int
         yield
     except (DeltaError, OSError) as exc:
         text = str(exc)
-        hint = "free disk space in ENERGY_HOME and re-run" if (
-            "No space left" in text or "os error 28" in text or getattr(exc, "errno", None) == errno.ENOSPC
-        ) else "fix the cause and re-run"
+        hint = (
+            "free disk space in ENERGY_HOME and re-run"
+            if ("No space left" in text or "os error 28" in text or getattr(exc, "errno", None) == errno.ENOSPC)
+            else "fix the cause and re-run"
+        )
         at = f"stays at table version {version_before}" if version_before is not None else "was not created"
         first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         raise FeatureStoreUnavailable(
@@ -151,10 +163,20 @@ class EmbeddedFeatureStore(FeatureStore):
         # the last checkpoint (milliseconds), an incremental update reads only new commits.
         self._handles: dict[str, DeltaTable] = {}
         self._handles_lock = threading.Lock()
+        # One handle per table for writers, used only under the table's writer lock (which also
+        # serialises this process's threads), so it needs no other lock; dropped after a failure.
+        self._writer_handles: dict[str, tuple[DeltaTable, tuple[int, int] | None]] = {}
+        self._handle_births: dict[str, tuple[int, int] | None] = {}
         # Tables whose format this instance has checked (and upgraded if needed), and whether a
         # (table, version)'s files all carry the declared physical types (files never change).
         self._prepared: set[str] = set()
         self._conforming: dict[tuple[str, int], bool] = {}
+        # In-memory rows of each table's latest version, per data file and concatenated (see
+        # `_cached_rows`): table name -> {file: rows}, and table name -> (version, all rows).
+        self._file_rows: dict[str, dict[str, pa.Table]] = {}
+        self._latest_rows: dict[str, tuple[tuple[int, tuple[int, int] | None], pa.Table]] = {}
+        self._rows_lock = threading.Lock()
+        self._pinned_reads: OrderedDict[tuple[Any, ...], pd.DataFrame] = OrderedDict()
 
     # -- paths -----------------------------------------------------------------------------------
     def _table_path(self, group: FeatureGroupSpec) -> Path:
@@ -208,21 +230,101 @@ class EmbeddedFeatureStore(FeatureStore):
             dt = self._open(group, version)
             return int(dt.version()), self._source(group, dt)
         with self._handles_lock:
-            handle = self._handles.get(group.table_name)
-            if handle is None:
-                handle = self._handles[group.table_name] = self._open(group)
-            else:
-                handle.update_incremental()
-            return int(handle.version()), self._source(group, handle)
+            handle = self._latest_handle(group)
+            return int(handle.version()), self._source(group, handle, latest=True)
 
-    def _source(self, group: FeatureGroupSpec, dt: DeltaTable) -> rel.Source:
+    def _latest_handle(self, group: FeatureGroupSpec) -> DeltaTable:
+        """The shared handle of `group`'s table at its latest version (caller holds _handles_lock).
+
+        Delta commits are the consecutive files `_delta_log/<version>.json`, each created whole, so
+        when the handle's next commit file does not exist the handle is current: one stat instead
+        of an incremental log read per access."""
+        name = group.table_name
+        handle = self._handles.get(name)
+        birth = self._birth(group)
+        if handle is None or birth is None or birth != self._handle_births.get(name):
+            handle = self._handles[name] = self._open(group)
+            self._handle_births[name] = birth
+        else:
+            self._refresh(group, handle)
+        return handle
+
+    def _birth(self, group: FeatureGroupSpec) -> tuple[int, int] | None:
+        """The identity (inode, mtime) of the table's first commit file: it changes only if the table
+        was replaced (a restore), which no incremental update could follow; None if absent."""
+        try:
+            first = (self._table_path(group) / "_delta_log" / f"{0:020d}.json").stat()
+        except OSError:
+            return None
+        return first.st_ino, first.st_mtime_ns
+
+    def _refresh(self, group: FeatureGroupSpec, handle: DeltaTable) -> None:
+        """Advance `handle` to the table's latest version if another writer committed since."""
+        if (self._table_path(group) / "_delta_log" / f"{int(handle.version()) + 1:020d}.json").exists():
+            handle.update_incremental()
+
+    @contextlib.contextmanager
+    def _writer_handle(self, group: FeatureGroupSpec) -> Iterator[DeltaTable]:
+        """The table at its latest version for a writer holding the table's lock. A write advances
+        the handle to its own commit; a failed one may leave it anywhere, so it is dropped."""
+        kept = self._writer_handles.pop(group.table_name, None)
+        birth = self._birth(group)
+        if kept is None or birth is None or kept[1] != birth:
+            handle = self._open(group)
+        else:
+            handle = kept[0]
+            self._refresh(group, handle)
+        yield handle
+        self._writer_handles[group.table_name] = (handle, birth)  # not reached when the write raised
+
+    def _source(self, group: FeatureGroupSpec, dt: DeltaTable, latest: bool = False) -> rel.Source:
         """The table's rows as a lazily scanned dataset when every file has the declared types
         (filters are pushed down), else materialised and cast to them, so no read (pyarrow filter or
-        DuckDB scan) ever depends on which operation or release wrote a file."""
+        DuckDB scan) ever depends on which operation or release wrote a file. `latest`: `dt` is the
+        table's latest version, whose rows may come from memory (`_cached_rows`)."""
+        if latest:
+            cached = self._cached_rows(group, dt)
+            if cached is not None:
+                return cached
         dataset = dt.to_pyarrow_dataset()
         if self._conforms(group, dt, dataset.schema):
             return dataset
         return rel.conform(dataset.to_table(), group)
+
+    def _cached_rows(self, group: FeatureGroupSpec, dt: DeltaTable) -> pa.Table | None:
+        """All rows of `dt`'s version in the declared types, from memory; None when not cacheable.
+
+        Why it is exact: a Delta version's rows are the rows of the data files its log lists, and a
+        data file is immutable and uniquely named (a revision or compaction writes new files and
+        removes old ones from the log). So each file is read from disk once, a new version reads
+        only its new files, and the files a version no longer lists are dropped. Only plain tables
+        qualify (reader protocol 1: no deletion vectors or column mapping; no partition columns,
+        whose values live in paths) of at most _MEMORY_CACHE_MAX_BYTES on local disk."""
+        version = (int(dt.version()), self._birth(group))  # a restored table may repeat version numbers
+        name = group.table_name
+        with self._rows_lock:
+            hit = self._latest_rows.get(name)
+            if hit is not None and hit[0] == version:
+                return hit[1]
+        if dt.protocol().min_reader_version > 1 or dt.metadata().partition_columns:
+            return None
+        uris = dt.file_uris()
+        try:
+            if any("://" in uri for uri in uris) or sum(Path(u).stat().st_size for u in uris) > _MEMORY_CACHE_MAX_BYTES:
+                return None
+        except OSError:
+            return None  # a file vanished (vacuumed): let the ordinary read report it
+        with self._rows_lock:
+            known = self._file_rows.get(name, {})
+            files = {uri: known[uri] if uri in known else rel.conform(pq.read_table(uri), group) for uri in uris}
+            rows = pa.concat_tables(files.values()).combine_chunks() if files else rel.arrow_schema(group).empty_table()
+            offset = 0
+            for uri, part in files.items():  # each file's rows as a view into `rows`: held once in memory
+                files[uri] = rows.slice(offset, part.num_rows)
+                offset += part.num_rows
+            self._file_rows[name] = files
+            self._latest_rows[name] = (version, rows)
+        return rows
 
     def _conforms(self, group: FeatureGroupSpec, dt: DeltaTable, logical: pa.Schema) -> bool:
         key = (group.table_name, int(dt.version()))
@@ -381,16 +483,11 @@ class EmbeddedFeatureStore(FeatureStore):
         if not self.exists(group):
             return None
         with self._handles_lock:
-            handle = self._handles.get(group.table_name)
-            if handle is None:
-                handle = self._handles[group.table_name] = self._open(group)
-            else:
-                handle.update_incremental()
-            return int(handle.version())
+            return int(self._latest_handle(group).version())
 
-    def insert(self, group: FeatureGroupSpec, frame: pd.DataFrame) -> InsertResult:
+    def insert(self, group: FeatureGroupSpec, frame: pd.DataFrame | ValidatedBatch) -> InsertResult:
         try:
-            batch = rel.validate_batch(group, frame)
+            batch = rel.batch_to_store(group, frame)
         except FeatureValidationError as exc:
             self._record_validation(group, passed=False, rows=len(frame), failures=exc.failures)
             raise
@@ -417,8 +514,6 @@ class EmbeddedFeatureStore(FeatureStore):
                 result = InsertResult(group.name, version, len(batch), len(batch), 0)
             else:
                 result = self._upsert(group, table)
-                if result.changed:
-                    self._maybe_compact(group)
         log.info(
             "insert %s: %d rows in batch, %d inserted, %d updated, table version %d",
             group.table_name,
@@ -443,9 +538,12 @@ class EmbeddedFeatureStore(FeatureStore):
         except OSError as exc:  # the report is advisory: never mask the validation outcome
             log.warning("could not write validation report for %s: %s", group.name, exc)
 
-    def _rows_between(self, group: FeatureGroupSpec, dt: DeltaTable, lo: datetime | None, hi: datetime | None,
-                      end_inclusive: bool) -> pa.Table:
-        """Stored rows with lo <= event time < hi (<= hi if `end_inclusive`), in declared types."""
+    def _rows_between(
+        self, group: FeatureGroupSpec, dt: DeltaTable, lo: datetime | None, hi: datetime | None, end_inclusive: bool
+    ) -> pa.Table:
+        """Stored rows with lo <= event time < hi (<= hi if `end_inclusive`), in declared types.
+
+        Only writers call this, holding the table's lock with `dt` freshly opened: the latest version."""
         et = ds.field(group.event_time)
         parts = []
         if lo is not None:
@@ -453,14 +551,17 @@ class EmbeddedFeatureStore(FeatureStore):
         if hi is not None:
             parts.append(et <= rel.to_utc(hi) if end_inclusive else et < rel.to_utc(hi))
         expr = parts[0] & parts[1] if len(parts) == 2 else (parts[0] if parts else None)
-        source = self._source(group, dt)
+        source = self._source(group, dt, latest=True)
         dataset = source if isinstance(source, ds.Dataset) else ds.dataset(source)
         return rel.conform(dataset.to_table(filter=expr), group)
 
     def _upsert(self, group: FeatureGroupSpec, batch: pa.Table) -> InsertResult:
         """New keys are appended; changed keys rewrite the window they span with the stored rows
         of that window plus the changes (one commit, declared types, no MERGE: see module doc)."""
-        dt = self._open(group)
+        with self._writer_handle(group) as dt:
+            return self._upsert_with(group, dt, batch)
+
+    def _upsert_with(self, group: FeatureGroupSpec, dt: DeltaTable, batch: pa.Table) -> InsertResult:
         lo, hi = rel.event_time_bounds(group, batch)
         existing = self._rows_between(group, dt, lo, hi, end_inclusive=True)
         changed, n_updated = rel.changed_rows(group, batch, existing)
@@ -480,7 +581,10 @@ class EmbeddedFeatureStore(FeatureStore):
                 predicate=rel.time_window_predicate(group, c_lo, c_hi, end_inclusive=True),
                 writer_properties=_WRITER,
             )
-        return InsertResult(group.name, int(self._open(group).version()), batch.num_rows, n_inserted, n_updated)
+        # write_deltalake advanced `dt` to the version it committed
+        result = InsertResult(group.name, int(dt.version()), batch.num_rows, n_inserted, n_updated)
+        self._maybe_compact(group, dt)
+        return result
 
     def delete(
         self,
@@ -509,25 +613,33 @@ class EmbeddedFeatureStore(FeatureStore):
                 predicate=rel.time_window_predicate(group, start, end),
                 writer_properties=_WRITER,
             )
-            version = int(self._open(group).version())
-        log.info("delete %s: %d rows in [%s, %s) %s, table version %d",
-                 group.table_name, n_deleted, start, end, filters or {}, version)
+            version = int(dt.version())  # write_deltalake advanced `dt` to the version it committed
+        log.info(
+            "delete %s: %d rows in [%s, %s) %s, table version %d",
+            group.table_name,
+            n_deleted,
+            start,
+            end,
+            filters or {},
+            version,
+        )
         return DeleteResult(group.name, version, n_deleted)
 
     def compact(self, group: FeatureGroupSpec) -> int:
         """Z-order the table now, whatever its file count (maintenance); returns the table version."""
         self._prepare(group)
         with _file_lock(self._lock_path(group.table_name), self.lock_timeout_s):
-            self._maybe_compact(group, min_files=1)
-            return int(self._open(group).version())
+            dt = self._open(group)
+            self._maybe_compact(group, dt, min_files=1)
+            return int(dt.version())
 
-    def _maybe_compact(self, group: FeatureGroupSpec, min_files: int = _COMPACT_AFTER_FILES) -> None:
+    def _maybe_compact(self, group: FeatureGroupSpec, dt: DeltaTable, min_files: int = _COMPACT_AFTER_FILES) -> None:
         """Z-order the table on its key when small files pile up (caller holds the writer lock).
 
         Rows and their values do not change; the new version only reorganises files, so reads
         stay fast and earlier versions stay readable for pinned training datasets. The rewritten
-        files carry the declared physical types (deltalake's optimize keeps the table's types)."""
-        dt = self._open(group)
+        files carry the declared physical types (deltalake's optimize keeps the table's types).
+        `dt` is the table's latest version (the writer's handle) and is advanced past the compaction."""
         if len(dt.file_uris()) < min_files:
             return
         dt.optimize.z_order(list(group.key), writer_properties=_WRITER)
@@ -543,7 +655,23 @@ class EmbeddedFeatureStore(FeatureStore):
         columns: list[str] | None = None,
         version: int | None = None,
     ) -> pd.DataFrame:
-        return rel.scan(group, self._snapshot(group, version)[1], start, end, filters, columns)
+        if version is None:
+            return rel.scan(group, self._snapshot(group, version)[1], start, end, filters, columns)
+        # A pinned version's rows never change, so the same read is answered from memory (batch
+        # prediction reads its champion's training series this way every hour).
+        key = (group.table_name, self._birth(group), version, start, end, repr(sorted((filters or {}).items())),
+               tuple(columns or ()))  # fmt: skip
+        with self._rows_lock:
+            hit = self._pinned_reads.get(key)
+            if hit is not None:
+                self._pinned_reads.move_to_end(key)
+                return hit.copy()
+        frame = rel.scan(group, self._snapshot(group, version)[1], start, end, filters, columns)
+        with self._rows_lock:
+            self._pinned_reads[key] = frame.copy()
+            while len(self._pinned_reads) > _PINNED_READS_KEPT:
+                self._pinned_reads.popitem(last=False)
+        return frame
 
     def statistics(self, group: FeatureGroupSpec) -> FeatureGroupStatistics:
         version, dataset = self._snapshot(group)
@@ -624,9 +752,7 @@ class EmbeddedFeatureStore(FeatureStore):
                 description=description,
             )
             _atomic_write_text(directory / f"{meta.version}.json", rel.meta_to_json(meta))
-        log.info(
-            "training dataset %s v%d: %d rows, tables %s", view.name, meta.version, meta.row_count, pinned
-        )
+        log.info("training dataset %s v%d: %d rows, tables %s", view.name, meta.version, meta.row_count, pinned)
         return meta
 
     def _load_meta(self, path: Path) -> TrainingDatasetMeta:

@@ -36,6 +36,7 @@ from energy_core.feature_store.base import (
     TrainingData,
     TrainingDatasetMeta,
     TrainingDatasetNotFound,
+    ValidatedBatch,
     ValidationReport,
 )
 from energy_core.schemas import UTC_DTYPE, FeatureGroupSpec, FeatureViewSpec, feature_columns
@@ -141,9 +142,9 @@ class HopsworksFeatureStore(FeatureStore):
         return pa_arrow.Table.from_pandas(frame[list(group.columns)], schema=rel.arrow_schema(group),
                                           preserve_index=False)
 
-    def insert(self, group: FeatureGroupSpec, frame: pd.DataFrame) -> InsertResult:
+    def insert(self, group: FeatureGroupSpec, frame: pd.DataFrame | ValidatedBatch) -> InsertResult:
         try:
-            batch = rel.validate_batch(group, frame)
+            batch = rel.batch_to_store(group, frame)
         except FeatureValidationError as exc:
             self._record(group, False, len(frame), exc.failures)
             raise
