@@ -1,15 +1,17 @@
 """Benchmark one simulated hour of operation, in process, with the feature worker warm.
 
 One hour = ingest the new hour (`feature-pipeline worker`, a long-lived child over a pipe, as
-`simulate` drives it), then predict 24 h for every series with the champion (loaded once) and
-monitor, side by side as `simulate` runs them (`--sequential`: one after the other, to compare).
+`simulate` drives it), then predict 24 h for every series with the champion (loaded once) in this
+process and monitor in `batch-prediction-pipeline worker` (another long-lived child), side by side
+as `simulate` runs them (`--monitor-thread`: monitor on a thread of this process, as before;
+`--sequential`: predict, then monitor, in this process; both to compare).
 The setup builds an ENERGY_HOME through the real console scripts (a backfill up to
 2023-01-17T23:00Z and a `retrain`-profile training: the champion is a LightGBM like production's),
 or copies one given with `--home` (e.g. after `make pipeline`'s first two steps), so the store and
 registry are never the caller's own.
 
 Prints, per step and for the whole hour, the median wall time over `--hours` consecutive hours
-(default 24), the CPU time of this process (the worker's CPU is not in it: see the worker's own
+(default 24), the CPU time of this process (the workers' CPU is not in it: see the workers' own
 `seconds`), and, with `--subprocess-hours N`, the old way (`feature-pipeline run` as a fresh
 process per hour) for comparison. The machine's load average is printed beside the numbers: on a
 shared 2-core machine wall time is only comparable between runs at a similar load.
@@ -48,6 +50,7 @@ def main() -> None:
     parser.add_argument("--subprocess-hours", type=int, default=0, help="also time N hours the old way")
     parser.add_argument("--home", type=Path, help="copy this ENERGY_HOME (backfilled to 2023-01-17T23:00Z, trained)")
     parser.add_argument("--sequential", action="store_true", help="predict, then monitor (to compare)")
+    parser.add_argument("--monitor-thread", action="store_true", help="monitor on a thread, not the worker")
     parser.add_argument("--profile", default="retrain", help="training profile of the setup (default retrain)")
     args = parser.parse_args()
 
@@ -61,7 +64,8 @@ def main() -> None:
             end = iso(TRAIN_AS_OF + pd.Timedelta(hours=1))
             run("feature-pipeline", "backfill", "--start", FIRST_HOUR, "--end", end)
             run("training-pipeline", "run", "--as-of", iso(TRAIN_AS_OF), "--profile", args.profile)
-        measure(home, args.hours, args.subprocess_hours, args.sequential)
+        mode = "sequential" if args.sequential else "thread" if args.monitor_thread else "worker"
+        measure(home, args.hours, args.subprocess_hours, mode)
     finally:
         shutil.rmtree(home.parent, ignore_errors=True)
 
@@ -79,12 +83,12 @@ def iso(ts: pd.Timestamp) -> str:
     return ts.strftime("%Y-%m-%dT%H:%MZ")
 
 
-def measure(home: Path, hours: int, subprocess_hours: int, sequential: bool) -> None:
+def measure(home: Path, hours: int, subprocess_hours: int, mode: str) -> None:
     from energy_batch import console_scripts
     from energy_batch.champion import ChampionCache
     from energy_batch.health_checks import ReferenceCache
     from energy_batch.pipeline import monitor, predict
-    from energy_batch.service_workers import FeatureWorker
+    from energy_batch.service_workers import FeatureWorker, MonitorWorker
     from energy_batch.settings import BatchSettings
     from energy_batch.simulation import predict_and_monitor
     from energy_core.feature_store import open_feature_store
@@ -98,8 +102,13 @@ def measure(home: Path, hours: int, subprocess_hours: int, sequential: bool) -> 
     first = TRAIN_AS_OF + pd.Timedelta(hours=1)
     rows: list[dict[str, float]] = []
     scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor")
+    monitoring = MonitorWorker(home / "logs" / "batch-prediction-worker.log")
+    step = None if mode != "worker" else lambda hour, champion: monitoring.monitor(hour, champion.version)
     with FeatureWorker(home / "logs" / "feature-pipeline-worker.log") as worker, scorer:
         print(f"feature worker start-up (once): {worker.startup_s:.2f} s", flush=True)
+        if mode == "worker":
+            monitoring.start()
+            print(f"monitor worker start-up (once): {monitoring.startup_s:.2f} s", flush=True)
         # the first hour warms the champion, the reference dataset and every table handle
         for k in range(hours + 1):
             hour = first + pd.Timedelta(hours=k)
@@ -107,25 +116,27 @@ def measure(home: Path, hours: int, subprocess_hours: int, sequential: bool) -> 
             worker.ingest_hour(hour)
             t_ingest = time.perf_counter()
             champion = champions.current()
-            if sequential:
+            if mode == "sequential":
                 predict(store, champion, hour, settings)
                 t_predict = time.perf_counter()
                 monitor(store, champion.info, hour, settings, alerts, None, references)
-            else:  # what `simulate` does: monitor on a second thread while predict runs
-                predict_and_monitor(store, champion, hour, settings, alerts, None, references, None, scorer)
+            else:  # what `simulate` does: monitor in the worker (or a thread) while predict runs here
+                predict_and_monitor(store, champion, hour, settings, alerts, None, references, None, scorer, step)
                 t_predict = float("nan")
             end, cpu_end = time.perf_counter(), time.process_time()
             if k:
                 rows.append({"ingest": t_ingest - wall, "predict": t_predict - t_ingest, "monitor": end - t_predict,
                              "predict+monitor": end - t_ingest, "hour": end - wall, "cpu": cpu_end - cpu})  # fmt: skip
+        monitoring.stop()
     table = pd.DataFrame(rows)
     load = os.getloadavg()
     print(f"champion: {champion.label}; machine: {os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f}")
     for column in ("ingest", "predict", "monitor", "predict+monitor"):
         if table[column].notna().any():
             print(f"  {column:<15} median {table[column].median():.3f} s")
-    mode = "predict then monitor" if sequential else "predict ‖ monitor"
-    print(f"one in-process hour (warm worker, {mode}): median {table['hour'].median():.3f} s wall, "
+    how = {"sequential": "predict then monitor", "thread": "predict ‖ monitor on a thread",
+           "worker": "predict ‖ monitor in its worker"}[mode]  # fmt: skip
+    print(f"one in-process hour (warm workers, {how}): median {table['hour'].median():.3f} s wall, "
           f"{table['cpu'].median():.3f} s CPU of this process, over {len(table)} hours "
           f"(min {table['hour'].min():.3f}, max {table['hour'].max():.3f})")  # fmt: skip
 

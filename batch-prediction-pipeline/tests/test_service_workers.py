@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from energy_batch.exceptions import StepFailed
-from energy_batch.service_workers import FeatureWorker, ServiceWorker
+from energy_batch.service_workers import FeatureWorker, ServiceWorker, TrainingWorker
 
 # Answers `ready`, then each request with ok (echoing as_of), refuses 1999 hours, dies on "crash".
 STAND_IN = r"""
@@ -75,3 +75,30 @@ def test_feature_worker_sends_the_hour_in_the_pipelines_iso_form(tmp_path: Path)
         worker.ingest_hour(pd.Timestamp("2023-01-18T05:00Z"))
         with pytest.raises(StepFailed):
             worker.ingest_hour(pd.Timestamp("1999-01-18T05:00Z"))
+
+
+# `training-pipeline worker`'s two requests, answered by a stand-in that records what it was sent.
+TRAINING_STAND_IN = r"""
+import json, sys
+print(json.dumps({"ok": True, "ready": True, "pid": 0}), flush=True)
+for line in sys.stdin:
+    request = json.loads(line)
+    print(request, file=sys.stderr, flush=True)
+    if request.get("command") == "stop":
+        break
+    if request["command"] == "pin":
+        print(json.dumps({"ok": True, "as_of": request["as_of"], "dataset_version": 4}), flush=True)
+    else:
+        print(json.dumps({"ok": True, "request": request, "registered": {"m": 2}, "champion_version": 2}), flush=True)
+"""
+
+
+def test_training_worker_pins_then_retrains_on_that_dataset_with_the_simulated_clock(tmp_path: Path) -> None:
+    worker = TrainingWorker(tmp_path / "worker.log")
+    worker.command = [sys.executable, "-c", TRAINING_STAND_IN]
+    with worker:
+        version = worker.pin(pd.Timestamp("2023-01-18T23:00Z"))
+        reply = worker.retrain(pd.Timestamp("2023-01-18T23:00Z"), "retrain", version, pd.Timestamp("2023-01-19T05:00Z"))
+    assert version == 4
+    assert reply["request"] == {"command": "run", "as_of": "2023-01-18T23:00Z", "profile": "retrain",
+                                "dataset_version": 4, "now": "2023-01-19T05:00Z"}  # fmt: skip

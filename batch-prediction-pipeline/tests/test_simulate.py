@@ -7,6 +7,7 @@ console scripts); `test_real_pipelines_*` (slow) drives the real console scripts
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 
 from energy_batch.champion import load_champion
 from energy_batch.pipeline import monitor, predict
+from energy_batch.service_workers import MonitorWorker
 from energy_batch.settings import BatchSettings
 from energy_batch.simulation import SimulationPlan, parse_every, simulate
 from energy_batch.simulation_state import read_state
@@ -33,6 +35,7 @@ from energy_core.schemas import (
 from energy_core.settings import AlertSettings
 
 from .batch_support import AS_OF, DATA_START, consumption
+from .conftest import Stack
 
 START = AS_OF
 PLAN = SimulationPlan(START, START + pd.Timedelta(hours=5), retrain_every_hours=3, profile="smoke")
@@ -67,7 +70,7 @@ def _tables(store: FeatureStore) -> dict[str, pd.DataFrame]:
 def _run(store: FeatureStore, registry: ModelRegistry, state: Path, ingest: Callable[..., None],
          retrained: list[pd.Timestamp]) -> dict[str, object]:
     return simulate(store, registry, PLAN, state, BatchSettings(), AlertSettings(), ingest=ingest,
-                    retrain=retrained.append, progress=False)
+                    retrain=lambda hour, adopt_at: retrained.append(hour), progress=False)
 
 
 def test_retrain_every_parses_hours_and_days() -> None:
@@ -142,7 +145,7 @@ def test_the_progress_report_says_hour_k_of_n_with_an_eta_while_the_simulation_r
 
     now = pd.Timestamp("2024-05-01T12:00Z").to_pydatetime()
     simulate(store, registry, PLAN, state_path, BatchSettings(), AlertSettings(), ingest=ingest_and_look,
-             retrain=lambda hour: None, progress=False, clock=lambda: now)  # fmt: skip
+             retrain=lambda hour, adopt_at: None, progress=False, clock=lambda: now)  # fmt: skip
 
     # before hour k starts, k-1 are done; the pace (hence the ETA) is known after the first hour
     assert seen == [(0, 5, False), (1, 5, True), (2, 5, True), (3, 5, True), (4, 5, True)]
@@ -168,5 +171,98 @@ def test_predicting_and_monitoring_side_by_side_writes_the_rows_of_one_after_the
         monitor(in_turn, champion.info, hour, BatchSettings(), AlertSettings(), None, {})
 
     first, second = _tables(side_by_side), _tables(in_turn)
+    for name, frame in first.items():
+        pd.testing.assert_frame_equal(frame, second[name], obj=name)
+
+
+def test_a_retrain_lag_outside_one_to_the_retrain_interval_is_refused() -> None:
+    with pytest.raises(ValueError, match="--retrain-lag must be 1"):
+        SimulationPlan(START, START + pd.Timedelta(hours=10), 3, "smoke", retrain_lag_hours=4)
+    with pytest.raises(ValueError, match="--retrain-lag must be 1"):
+        SimulationPlan(START, START + pd.Timedelta(hours=10), 3, "smoke", retrain_lag_hours=0)
+    assert SimulationPlan(START, START + pd.Timedelta(hours=10), 3, "smoke", 2).adopt_at(START) == START + pd.Timedelta(
+        hours=2
+    )
+
+
+def test_a_retrain_behind_the_hours_serves_from_its_lag_whenever_it_finishes(
+    tmp_path: Path, stack: Stack, registry: ModelRegistry, arriving: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retrain running behind the hours (a Future) that promotes its model at once, as a fast
+    training would: the hours before its `adopt_at` must still be forecast by the old champion, the
+    simulation must wait for it before predicting as of `adopt_at` and serve the new champion from
+    then on, and the saved progress must not pass the retrain hour while it runs (a resumed run
+    retrains again). The 'retrain' registers a copy of the seasonal-naive champion and promotes it;
+    the session's champion alias is restored afterwards."""
+    from concurrent.futures import Future
+
+    from energy_core.lifecycle import current_champion
+    from energy_core.registry import CHAMPION
+
+    from .batch_support import register_naive24
+
+    store = _store_before_window(tmp_path / "feature_store")
+    state_path = tmp_path / "state.json"
+    plan = SimulationPlan(START, START + pd.Timedelta(hours=5), retrain_every_hours=2, profile="smoke",
+                          retrain_lag_hours=2)  # fmt: skip
+    old = current_champion(registry)
+    assert old is not None
+    calls: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    running: Future[None] = Future()
+    saved: dict[pd.Timestamp, str | None] = {}
+    promoted: list[int] = []
+
+    def retrain(hour: pd.Timestamp, adopt_at: pd.Timestamp) -> Future[None] | None:
+        calls.append((hour, adopt_at))
+        if len(calls) > 1:
+            return None  # the second retrain (hour 4) is done when it returns
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", stack.registry_settings.resolved_tracking_uri)
+        promoted.append(register_naive24(registry, store))  # the alias moves now, before adopt_at
+        return running
+
+    def ingest(hour: pd.Timestamp) -> None:
+        state = read_state(state_path)
+        saved[hour] = state.completed_through if state else None
+        if hour == START + pd.Timedelta(hours=4):
+            assert not running.done()  # nothing joined it yet
+            running.set_result(None)  # the retrain ends during the ingest of its adopt_at hour
+        store.insert(ENERGY_CONSUMPTION, arriving[arriving["datetime_utc"] == hour])
+
+    try:
+        simulate(store, registry, plan, state_path, BatchSettings(), AlertSettings(), ingest=ingest,
+                 retrain=retrain, progress=False)  # fmt: skip
+    finally:
+        registry.set_alias(CHAMPION, old.version)
+
+    hours = list(plan.hours)
+    assert calls == [(hours[2], hours[4]), (hours[4], hours[4] + pd.Timedelta(hours=2))]
+    made_by = store.read(PREDICTIONS).groupby("forecast_made_at")["model_version"].unique()
+    assert {h: [int(v) for v in versions] for h, versions in made_by.items()} == {
+        **{h: [old.version] for h in hours[:4]},
+        hours[4]: promoted,
+    }
+    # while the retrain as of hour 2 ran (hours 2 and 3), the saved progress stayed at hour 1
+    assert [saved[h] for h in hours[2:]] == ["2023-01-23T00:00Z", "2023-01-23T00:00Z", "2023-01-23T00:00Z"]
+    final = read_state(state_path)
+    assert final is not None and final.finished and final.completed_through == "2023-01-23T03:00Z"
+
+
+def test_monitor_in_its_own_worker_process_writes_the_rows_of_the_in_process_monitor(
+    energy_env: Path, registry: ModelRegistry, arriving: pd.DataFrame, tmp_path: Path
+) -> None:
+    """`simulate` (the CLI) runs monitor H in a real `batch-prediction-pipeline worker` child on this
+    test's ENERGY_HOME, beside predict H in this process; the tables must equal the in-process run's."""
+    shutil.rmtree(energy_env / "feature_store")
+    elsewhere = _store_before_window(energy_env / "feature_store")
+    with MonitorWorker(tmp_path / "monitor-worker.log") as worker:
+        simulate(elsewhere, registry, PLAN, tmp_path / "state-a.json", BatchSettings(), AlertSettings(),
+                 ingest=_ingest(elsewhere, arriving), retrain=lambda hour, adopt_at: None, progress=False,
+                 monitor_step=lambda hour, champion: worker.monitor(hour, champion.version))  # fmt: skip
+    assert "worker stopping after 5 request(s)" in (tmp_path / "monitor-worker.log").read_text()  # it did monitor
+    in_process = _store_before_window(tmp_path / "b" / "feature_store")
+    _run(in_process, registry, tmp_path / "state-b.json", _ingest(in_process, arriving), [])
+
+    first, second = _tables(elsewhere), _tables(in_process)
+    assert len(first[MONITORING.name]) > 0
     for name, frame in first.items():
         pd.testing.assert_frame_equal(frame, second[name], obj=name)

@@ -24,6 +24,7 @@ from energy_core.lifecycle import (
     history,
     judge,
     state_of,
+    trained_past,
 )
 from energy_core.registry import CHALLENGER, CHAMPION, Lineage, ModelRegistry, ModelToRegister, ModelVersionInfo
 from energy_core.registry.mlflow_registry import MlflowModelRegistry
@@ -84,6 +85,14 @@ def test_a_champion_that_has_seen_the_backtest_hours_is_compared_by_its_recorded
         _champion(datetime(2023, 1, 24, tzinfo=UTC)), 0.061, datetime(2023, 1, 15, tzinfo=UTC)
     )
     assert reference is not None and reference.wape == 0.072 and "in-sample" in reference.note
+
+
+def test_trained_past_says_when_a_rescore_would_be_in_sample() -> None:
+    origin = datetime(2023, 1, 15, tzinfo=UTC)
+    assert trained_past(_champion(datetime(2023, 1, 24, tzinfo=UTC)), origin)
+    assert not trained_past(_champion(datetime(2023, 1, 15, tzinfo=UTC)), origin)  # up to the origin: out of sample
+    assert not trained_past(_champion(None), origin)  # no lineage: unknown, so re-score
+    assert not trained_past(_champion(datetime(2023, 1, 24, tzinfo=UTC)), None)
 
 
 def test_an_approval_judges_against_the_reference_recorded_at_the_gate_while_that_champion_serves() -> None:

@@ -3,15 +3,18 @@ MLflow in a temporary SQLite file; W&B disabled; nothing is mocked)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from energy_core.settings import BacktestSettings, TrackingSettings
+from energy_training.backtest import backtest_model
 from energy_training.config import ConfigError, ModelConfig, TuningConfig, load_profile
+from energy_training.pipeline import FINISH_RESERVE_S, tuning_cap
 from energy_training.protocol import backtest_protocol, tuning_protocol
-from energy_training.tuning import TuningOutcome, tune
+from energy_training.tuning import TuningOutcome, trial_config, tune
 
 BASE = ModelConfig(
     "lgbm", "lightgbm", params={"n_estimators": 5, "num_leaves": 4, "verbose": -1}, lags=(1, 24), strategy="recursive"
@@ -76,3 +79,76 @@ def test_a_time_boxed_tuning_config_is_refused_naming_the_retired_keys(tmp_path:
     )
     with pytest.raises(ConfigError, match=r"\['budget_s', 'max_trials'\] are retired"):
         load_profile("p", config)
+
+
+def test_a_lower_cap_from_the_run_budget_stops_tuning_and_is_recorded_with_the_budget(frame: pd.DataFrame) -> None:
+    """The pipeline passes what the run's budget leaves; it lowers the profile's cap, never raises it."""
+    settings = BacktestSettings(ENERGY_BACKTEST_ORIGINS=2)
+    protocol = backtest_protocol(frame["datetime_utc"].max(), settings)
+    outcome = tune(
+        BASE,
+        SPACE,
+        TuningConfig("lgbm", trials=3, time_cap_s=3600, origins=2, run_budget_s=120),
+        frame,
+        tuning_protocol(protocol, 2, settings),
+        seed=7,
+        tracking=TrackingSettings(WANDB_MODE="disabled"),
+        group="test",
+        time_cap_s=1e-9,
+    )
+
+    assert (outcome.trials_completed, outcome.stopped_by_cap, outcome.time_cap_s) == (1, True, 1e-9)
+    tags = outcome.as_tags()
+    assert tags["tuning_run_budget_s"] == "120" and tags["tuning_stopped_by_cap"] == "true"
+    assert outcome.summary() == "tuning stopped at 1/3 trials by the 0 s cap, what the run's 120 s budget left"
+
+
+def test_tuning_cap_is_the_budget_minus_what_was_spent_and_what_is_still_due() -> None:
+    budgeted = TuningConfig("m", trials=10, time_cap_s=900, origins=3, run_budget_s=110)
+    assert tuning_cap(TuningConfig("m", trials=10, time_cap_s=900, origins=3), 50.0, 5.0) is None
+    assert tuning_cap(budgeted, 50.0, 5.0) == pytest.approx(110 - 50 - 2 * 5 - FINISH_RESERVE_S)
+    assert tuning_cap(budgeted, 100.0, 5.0) == 0.0  # spent: one trial still runs (tune's contract)
+
+
+def test_a_trial_of_a_conformal_model_calibrates_on_one_origin_and_keeps_everything_else() -> None:
+    conformal = replace(BASE, intervals="conformal", calibration_origins=3)
+    trial = trial_config(conformal, "lgbm_trial0", {"num_leaves": 5})
+    assert (trial.name, trial.calibration_origins, trial.intervals, trial.params["num_leaves"]) == (
+        "lgbm_trial0", 1, "conformal", 5
+    )  # fmt: skip
+    assert trial_config(BASE, "t", {}).calibration_origins == BASE.calibration_origins  # quantile: untouched
+
+
+def test_the_pipeline_profile_is_the_full_search_inside_a_run_budget() -> None:
+    """Its candidates are full's own configurations (NHITS with fewer steps), all of them but the
+    ensemble (three recursive predicts an hour), its tuning full's."""
+    full, pipeline = load_profile("full"), load_profile("pipeline")
+    assert pipeline.tuning is not None and pipeline.tuning.run_budget_s is not None
+    assert full.tuning is not None and pipeline.tuning.model == full.tuning.model
+    for model in pipeline.models:
+        if model.family != "nhits":
+            assert model == full.model(model.name)
+    left_out = {m.name for m in full.models} - {m.name for m in pipeline.models}
+    assert left_out == {"lightgbm_ensemble"}
+
+
+def test_a_run_budget_that_is_not_positive_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "models.yaml"
+    config.write_text(
+        "profiles:\n  p:\n    tuning: {model: m, trials: 3, run_budget_s: 0}\n"
+        "    models: [{name: m, family: lightgbm, lags: [1]}]\n"
+    )
+    with pytest.raises(ConfigError, match="run_budget_s > 0 when set"):
+        load_profile("p", config)
+
+
+def test_a_trials_one_origin_calibration_leaves_its_point_forecast_and_so_its_wape_unchanged(
+    frame: pd.DataFrame,
+) -> None:
+    """Why trial_config may cut the calibration: the tuning objective (point WAPE) cannot tell."""
+    settings = BacktestSettings(ENERGY_BACKTEST_ORIGINS=2)
+    protocol = backtest_protocol(frame["datetime_utc"].max(), settings)
+    conformal = replace(BASE, intervals="conformal", calibration_origins=3)
+    profiles = backtest_model(conformal, frame, protocol, seed=7)
+    trial = backtest_model(trial_config(conformal, conformal.name, {}), frame, protocol, seed=7)
+    pd.testing.assert_series_equal(profiles["prediction_kwh"], trial["prediction_kwh"])

@@ -1,4 +1,4 @@
-"""`batch-prediction-pipeline`: predict | monitor | simulate | status.
+"""`batch-prediction-pipeline`: predict | monitor | simulate | worker | status.
 
 Thin on purpose: parse arguments, open the store and the registry, call `pipeline` or
 `simulation`, print one line per outcome. Every failure the jobs know about (store or registry
@@ -14,22 +14,25 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
-from energy_batch import console_scripts
+import pandas as pd
+
 from energy_batch.as_of import latest_known_hour, parse_hour
 from energy_batch.champion import champion_info, load_champion
 from energy_batch.exceptions import BatchError, NoChampion
 from energy_batch.pipeline import AlertPoster, monitor, predict
 from energy_batch.predict_report import REPORT_FILE
-from energy_batch.service_workers import FeatureWorker
+from energy_batch.service_workers import FeatureWorker, MonitorWorker, TrainingWorker
 from energy_batch.settings import BatchSettings
 from energy_batch.simulation import SimulationPlan, parse_every, simulate
 from energy_batch.status import gather_status, render
 from energy_batch.webhook import post_alert
+from energy_batch.worker import MonitorContext, main_loop
 from energy_core.feature_store import FeatureStore, FeatureStoreError, open_feature_store
 from energy_core.registry import ModelRegistry, RegistryError, open_registry
 from energy_core.settings import AlertSettings, HomeSettings, SettingsError, load
@@ -76,7 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--profile", default="retrain", help="training profile for scheduled retrains (models.yaml; default retrain)"
     )
+    s.add_argument(
+        "--retrain-lag",
+        type=every,
+        default=1,
+        help="a retrain as of H serves from hour H + lag (default 1h: the next hour); a longer lag lets the "
+        "training run behind the following hours, e.g. 24h",
+    )
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    sub.add_parser(
+        "worker",
+        help="stay up and run `monitor` per JSON-lines request on stdin (what `simulate` drives; energy_batch.worker)",
+    )
 
     t = sub.add_parser("status", help="latest forecast, champion, monitored WAPE, alert status")
     t.add_argument("--json", action="store_true", help="machine-readable output")
@@ -140,12 +155,25 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     settings, alerts = load(BatchSettings), load(AlertSettings)
-    plan = SimulationPlan(args.start, args.end, args.retrain_every, args.profile)
+    plan = SimulationPlan(args.start, args.end, args.retrain_every, args.profile, args.retrain_lag)
     store, registry = _open()
-    # One warm feature-pipeline worker for the whole window (an hour's ingest then costs the ingest,
-    # not a Python start-up); retrains stay one `training-pipeline run` process each (daily, and
-    # the training run itself dwarfs its start-up).
-    with FeatureWorker(load(HomeSettings).path("logs", "feature-pipeline-worker.log")) as features:
+    home = load(HomeSettings)
+    # One warm worker per other service for the whole window: an hour's ingest then costs the ingest,
+    # a retrain the training, not a Python start-up. A retrain's request waits on a thread of its own
+    # (`trainer_thread`), so with --retrain-lag > 1 it trains while the following hours run. This
+    # service's own monitor runs in a `batch-prediction-pipeline worker` beside this process, so
+    # that it and predict use both cores (two threads of one process share the GIL).
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="retrain") as trainer_thread,
+        FeatureWorker(home.path("logs", "feature-pipeline-worker.log")) as features,
+        TrainingWorker(home.path("logs", "training-pipeline-worker.log")) as trainer,
+        MonitorWorker(home.path("logs", "batch-prediction-worker.log")) as monitoring,
+    ):
+
+        def retrain(hour: pd.Timestamp, adopt_at: pd.Timestamp) -> Future[dict[str, Any]]:
+            version = trainer.pin(hour)  # the data are fixed before the next hour is ingested
+            return trainer_thread.submit(trainer.retrain, hour, plan.profile, version, adopt_at)
+
         summary = simulate(
             store,
             registry,
@@ -154,10 +182,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             settings,
             alerts,
             ingest=features.ingest_hour,
-            retrain=lambda hour: console_scripts.retrain(hour, plan.profile),
+            retrain=retrain,
             post_alert=_poster(settings, alerts),
             progress=not args.no_progress,
             predict_report_path=_report_path(),
+            monitor_step=lambda hour, champion: monitoring.monitor(hour, champion.version),
         )
     print(render_summary(summary))
     return 0
@@ -185,6 +214,16 @@ def render_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    def context() -> MonitorContext:
+        settings, alerts = load(BatchSettings), load(AlertSettings)
+        store, registry = _open()
+        registry.check()
+        return MonitorContext(store, registry, settings, alerts, _poster(settings, alerts))
+
+    return main_loop(context)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     store, registry = _open()
     registry.check()
@@ -193,7 +232,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if status.has_forecast else EXIT_NOTHING_YET
 
 
-COMMANDS = {"predict": cmd_predict, "monitor": cmd_monitor, "simulate": cmd_simulate, "status": cmd_status}
+COMMANDS = {
+    "predict": cmd_predict,
+    "monitor": cmd_monitor,
+    "simulate": cmd_simulate,
+    "worker": cmd_worker,
+    "status": cmd_status,
+}
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

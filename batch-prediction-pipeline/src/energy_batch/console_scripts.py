@@ -46,13 +46,5 @@ def ingest_hour(as_of: pd.Timestamp) -> None:
     run_script("feature-pipeline", "run", "--as-of", iso(as_of))
 
 
-def retrain(as_of: pd.Timestamp, profile: str) -> None:
-    """`training-pipeline run --as-of H --profile P --now H+1h`; its own gate decides promotion, and
-    the lifecycle's audit trail records the simulated moment (hour H is complete at H+1h), not the
-    wall clock, so the monitoring page's model timeline lines up with the simulated hours."""
-    now = iso(as_of + pd.Timedelta(hours=1))
-    run_script("training-pipeline", "run", "--as-of", iso(as_of), "--profile", profile, "--now", now)
-
-
 def iso(ts: pd.Timestamp) -> str:
     return ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%MZ")

@@ -151,3 +151,50 @@ class FeatureWorker(ServiceWorker):
         reply = self.request({"command": "run", "as_of": iso(as_of)})
         log.info("ingested %s in %.3f s (%s consumption rows new)", iso(as_of), reply.get("seconds", float("nan")),
                  reply.get("consumption_rows"))  # fmt: skip
+
+
+class TrainingWorker(ServiceWorker):
+    """`training-pipeline worker`: pin a training dataset, then train on it (energy_training.worker).
+
+    The two steps are separate requests so that `simulate` can fix a retrain's data before the
+    next hour is ingested and let the training itself run while later hours go on (`retrain`
+    blocks; the simulation calls it on a thread of its own).
+    """
+
+    def __init__(self, log_path: Path) -> None:
+        super().__init__("training-pipeline", log_path)
+
+    def pin(self, as_of: pd.Timestamp) -> int:
+        """A training dataset of every hour <= `as_of`, its table versions pinned; its version."""
+        reply = self.request({"command": "pin", "as_of": iso(as_of)})
+        version = reply.get("dataset_version")
+        if not isinstance(version, int):
+            raise StepFailed(f"training-pipeline worker pinned {iso(as_of)} without a dataset version: {reply}")
+        return version
+
+    def retrain(self, as_of: pd.Timestamp, profile: str, dataset_version: int, now: pd.Timestamp) -> dict[str, Any]:
+        """Like `training-pipeline run --as-of H --dataset-version N --profile P --now T`, in the warm
+        worker; the run's gate decides promotion and the audit trail records `now`."""
+        reply = self.request({"command": "run", "as_of": iso(as_of), "profile": profile,
+                              "dataset_version": dataset_version, "now": iso(now)})  # fmt: skip
+        log.info("retrained as of %s in %.1f s: registered %s, champion v%s", iso(as_of), reply.get("seconds", 0.0),
+                 reply.get("registered"), reply.get("champion_version"))  # fmt: skip
+        return reply
+
+
+class MonitorWorker(ServiceWorker):
+    """`batch-prediction-pipeline worker`: this service's own monitor, in a process of its own.
+
+    Not another service: `simulate` runs monitor H here so that it truly runs beside predict H on
+    the second core (two threads of one process share the GIL; energy_batch.worker says why).
+    """
+
+    def __init__(self, log_path: Path) -> None:
+        super().__init__("batch-prediction-pipeline", log_path)
+
+    def monitor(self, as_of: pd.Timestamp, champion_version: int | None) -> dict[str, Any]:
+        """Like `monitor(store, <that version's record>, as_of, ...)` in process; StepFailed if it fails."""
+        reply = self.request({"command": "monitor", "as_of": iso(as_of), "champion_version": champion_version})
+        log.info("monitored %s in %.3f s: %s rows, status %s", iso(as_of), reply.get("seconds", float("nan")),
+                 reply.get("monitored_rows"), reply.get("status"))  # fmt: skip
+        return reply

@@ -6,9 +6,17 @@ promotion). No step is handed anything from after H, so the monitoring history i
 been seen live. Progress is saved after every hour; a rerun resumes at the first incomplete hour
 and, because every step is an idempotent upsert, ends with the same rows as an uninterrupted run.
 
+A retrain as of H serves from the hour H + `retrain_lag_hours` (1 by default: the next hour). With a
+longer lag the training runs behind the following hours: its data are pinned before the next hour
+is ingested, the hours until H + lag keep the champion they had (the registry's alias is not read
+while a retrain is in flight), and the simulation waits for the retrain before predicting as of
+H + lag. So which model forecasts which hour depends on the plan, never on how fast the machine
+trains, and the lifecycle records the promotion at H + lag, when it starts to serve. The saved
+progress does not pass H while that retrain is in flight, so a resumed run retrains H again.
+
 The steps of other services arrive as callables (`ingest`, `retrain`): the CLI passes a warm
-`feature-pipeline worker` for ingestion (`service_workers`) and a `training-pipeline run`
-subprocess for the daily retrain, so this module imports neither service.
+`feature-pipeline worker` for ingestion and a warm `training-pipeline worker` for the retrains
+(`service_workers`), so this module imports neither service.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,13 +43,21 @@ from energy_batch.pipeline import AlertPoster, monitor, predict
 from energy_batch.settings import BatchSettings
 from energy_batch.simulation_state import SimulationState, read_state, with_progress, write_state
 from energy_core.feature_store import FeatureStore
-from energy_core.registry import ModelNotFound, ModelRegistry
+from energy_core.registry import ModelNotFound, ModelRegistry, ModelVersionInfo
 from energy_core.schemas import MONITORING
 from energy_core.settings import AlertSettings
 
 log = logging.getLogger(__name__)
 
 HourStep = Callable[[pd.Timestamp], None]
+# retrain(as_of, adopt_at): retrain as of `as_of` for the model to serve from the hour `adopt_at`
+# (the lifecycle's clock). None: done when it returns. A Future: it runs on, its training data
+# already fixed when retrain returns; the simulation waits for it before predicting as of adopt_at.
+RetrainStep = Callable[[pd.Timestamp, pd.Timestamp], "Future[Any] | None"]
+# monitor_step(as_of, champion): monitor as of `as_of` for the champion that forecast the hour,
+# elsewhere (the CLI: this service's own `worker` process, so it runs beside predict on the second
+# core). None: monitor in this process, on a thread.
+MonitorStep = Callable[[pd.Timestamp, ModelVersionInfo], Any]
 
 
 @dataclass(frozen=True)
@@ -50,12 +66,22 @@ class SimulationPlan:
     end: pd.Timestamp  # exclusive
     retrain_every_hours: int
     profile: str
+    retrain_lag_hours: int = 1
 
     def __post_init__(self) -> None:
         if self.end <= self.start:
             raise ValueError(f"simulate needs start < end; got {self.start} … {self.end}")
         if self.retrain_every_hours <= 0:
             raise ValueError(f"--retrain-every must be positive hours; got {self.retrain_every_hours}")
+        if not 1 <= self.retrain_lag_hours <= self.retrain_every_hours:
+            raise ValueError(
+                f"--retrain-lag must be 1 … --retrain-every ({self.retrain_every_hours}) hours, so one retrain "
+                f"serves before the next starts; got {self.retrain_lag_hours}"
+            )
+
+    def adopt_at(self, hour: pd.Timestamp) -> pd.Timestamp:
+        """The first as-of hour whose forecast may come from the retrain as of `hour`."""
+        return hour + pd.Timedelta(hours=self.retrain_lag_hours)
 
     @property
     def hours(self) -> pd.DatetimeIndex:
@@ -90,15 +116,17 @@ def simulate(
     settings: BatchSettings,
     thresholds: AlertSettings,
     ingest: HourStep,
-    retrain: HourStep,
+    retrain: RetrainStep,
     post_alert: AlertPoster | None = None,
     progress: bool = True,
     predict_report_path: Path | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    monitor_step: MonitorStep | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the window; return the summary of simulated against backtest WAPE.
     `predict_report_path` receives each hour's per-series predict report (what `status` shows);
-    `clock` stamps the progress report (`updated_at`, `eta`)."""
+    `clock` stamps the progress report (`updated_at`, `eta`); `monitor_step` replaces the
+    in-process monitor (`post_alert` is then the step's business)."""
     registry.check()
     champion_info(registry)  # fail before the first hour, not after an ingest, if nothing is trained
     state = resume_or_start(read_state(state_path), plan)
@@ -113,22 +141,42 @@ def simulate(
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor") as scorer,
         tqdm(total=total, initial=done_before, unit="h", desc="simulate", disable=not progress) as bar,
     ):
+        pending: tuple[pd.Timestamp, pd.Timestamp, Future[Any]] | None = None  # as of, adopt at, run
+        champion: Champion | None = None
         for done_now, hour in enumerate(todo, start=1):
             bar.set_postfix_str(iso(hour))
             ingest(hour)
-            champion = champions.current()
+            if pending is not None and hour >= pending[1]:
+                _finish(pending)
+                pending = None
+            if pending is None or champion is None:
+                champion = champions.current()
             predict_and_monitor(store, champion, hour, settings, thresholds, post_alert, references,
-                                predict_report_path, scorer)  # fmt: skip
+                                predict_report_path, scorer, monitor_step)  # fmt: skip
             if plan.retrains_at(hour):
-                retrain(hour)
+                running = retrain(hour, plan.adopt_at(hour))
+                pending = (hour, plan.adopt_at(hour), running) if running is not None else None
+            durable = hour if pending is None else pending[0] - pd.Timedelta(hours=1)
             pace = (time.perf_counter() - started) / done_now
-            state = with_progress(replace(state, completed_through=iso(hour)), total, done_before + done_now, pace,
-                                  clock())  # fmt: skip
+            state = with_progress(replace(state, completed_through=iso(durable)), total, done_before + done_now,
+                                  pace, clock())  # fmt: skip
             write_state(state_path, state)
             bar.update(1)
+        if pending is not None:
+            _finish(pending)
+            state = replace(state, completed_through=iso(todo[-1]))
     summary = simulated_vs_backtest(store, registry, plan)
     write_state(state_path, replace(state, finished=True, summary=summary))
     return summary
+
+
+def _finish(pending: tuple[pd.Timestamp, pd.Timestamp, Future[Any]]) -> None:
+    """Wait for a retrain that ran behind the hours; its failure stops the simulation, as before."""
+    as_of, adopt_at, running = pending
+    waited = time.perf_counter()
+    running.result()
+    log.info("retrain as of %s joined before %s (waited %.1f s)", iso(as_of), iso(adopt_at),
+             time.perf_counter() - waited)  # fmt: skip
 
 
 def predict_and_monitor(
@@ -141,16 +189,22 @@ def predict_and_monitor(
     references: ReferenceCache,
     predict_report_path: Path | None,
     scorer: Executor,
+    monitor_step: MonitorStep | None = None,
 ) -> None:
-    """Predict as of `hour` and monitor as of `hour` side by side (monitor on `scorer`'s thread).
+    """Predict as of `hour` and monitor as of `hour` side by side (monitor on `scorer`'s thread,
+    which with a `monitor_step` only waits for the worker process's reply).
 
     Why this is safe: monitor scores forecasts whose target hour is at most `hour`, and predict
     writes only target hours after it, so neither reads what the other writes and the rows are the
     same as one after the other. Why: on two cores the hour then costs ingest + the longer of the
-    two instead of their sum (docs/performance.md). A missing hour (NoDataAtAsOf) gives no
+    two instead of their sum (docs/performance.md); in-process the two threads share the GIL, so
+    only a `monitor_step` in another process gets that. A missing hour (NoDataAtAsOf) gives no
     forecast and is logged; monitoring still runs and marks the hour's actuals missing.
     """
-    scoring = scorer.submit(monitor, store, champion.info, hour, settings, thresholds, post_alert, references)
+    if monitor_step is not None:
+        scoring = scorer.submit(monitor_step, hour, champion.info)
+    else:
+        scoring = scorer.submit(monitor, store, champion.info, hour, settings, thresholds, post_alert, references)
     try:
         predict(store, champion, hour, settings, predict_report_path)
     except NoDataAtAsOf as exc:

@@ -147,7 +147,7 @@ def champion_reference(
     """
     stored = champion.metrics.get("backtest_wape")
     as_of = champion.lineage.as_of if champion.lineage else None
-    trained_past_origin = as_of is not None and first_origin is not None and _utc(as_of) > _utc(first_origin)
+    trained_past_origin = trained_past(champion, first_origin)
     if rescored_wape is not None and (stored is None or not trained_past_origin):
         return ChampionReference(
             champion.version, rescored_wape, f"champion v{champion.version} re-scored on this backtest"
@@ -164,6 +164,14 @@ def champion_reference(
         f"champion v{champion.version}'s recorded backtest_wape {stored:.4f}: it was trained up to {as_of}, "
         f"after this backtest's first origin, so its re-score ({rescored_wape:.4f}) is in-sample",
     )
+
+
+def trained_past(champion: ModelVersionInfo, first_origin: datetime | None) -> bool:
+    """Whether `champion` was trained on data after `first_origin`: its re-score on a backtest from
+    that origin would be in-sample, so `champion_reference` takes its recorded WAPE instead (and a
+    training run need not compute the re-score when it has a recorded one)."""
+    as_of = champion.lineage.as_of if champion.lineage else None
+    return as_of is not None and first_origin is not None and _utc(as_of) > _utc(first_origin)
 
 
 def reference_for(candidate: ModelVersionInfo, champion: ModelVersionInfo) -> ChampionReference | None:

@@ -23,16 +23,14 @@ stdout carries nothing but replies (anything else printing to stdout is redirect
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TextIO
 
+from energy_core import worker_protocol
 from energy_core.schemas import ENERGY_CONSUMPTION
 from energy_features import pipeline
 from energy_features.hours import iso_hour, parse_hour
@@ -74,35 +72,14 @@ def handle(request: dict[str, Any], run_hour: RunHour) -> dict[str, Any]:
 
 def serve(requests: Iterable[str], replies: TextIO, run_hour: RunHour) -> int:
     """Answer requests line by line until `stop` or the end of input; returns the hours served."""
-    _reply(replies, {"ok": True, "ready": True, "pid": os.getpid()})
-    served = 0
-    for line in requests:
-        if not line.strip():
-            continue
-        try:
-            request = json.loads(line)
-            if not isinstance(request, dict):
-                raise ValueError(f"expected a JSON object, got {type(request).__name__}")
-        except ValueError as exc:
-            _reply(replies, {"ok": False, "error": f"unreadable request {line.strip()[:200]!r}: {exc}"})
-            continue
-        if request.get("command") == "stop":
-            break
-        _reply(replies, handle(request, run_hour))
-        served += 1
-    return served
+    return worker_protocol.serve(requests, replies, lambda request: handle(request, run_hour))
 
 
 def main_loop(context: Callable[[], pipeline.PipelineContext]) -> int:
     """Run the worker on this process's stdin/stdout (the CLI's `worker` command)."""
-    replies = sys.stdout
-    sys.stdout = sys.stderr  # a stray print must not corrupt the reply stream
-    ctx = context()
-    served = serve(sys.stdin, replies, lambda as_of: pipeline.run(as_of, ctx))
-    log.info("worker stopping after %d request(s)", served)
-    return 0
 
+    def warm_up() -> worker_protocol.Answer:
+        ctx = context()
+        return lambda request: handle(request, lambda as_of: pipeline.run(as_of, ctx))
 
-def _reply(out: TextIO, payload: dict[str, Any]) -> None:
-    out.write(json.dumps(payload, default=str) + "\n")
-    out.flush()
+    return worker_protocol.serve_stdio(warm_up)

@@ -1,4 +1,4 @@
-"""`training-pipeline` command line: run, scorecard, approve, reject, rollback, history, registry sync.
+"""`training-pipeline` command line: run, worker, scorecard, approve, reject, rollback, history, registry sync.
 
 Thin on purpose: parse arguments, load settings, open the store and registry, call the pipeline
 or the lifecycle (`energy_core.lifecycle`, which app-api calls too: one rule behind both doors).
@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from energy_core.registry import ModelRegistry
     from energy_core.settings import RegistrySettings
 
-# Must precede any OpenMP library load: busy-waiting OpenMP threads make LightGBM ~10x slower on a
-# shared, loaded machine; passive waiting costs nothing when the machine is idle.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Must precede any OpenMP library load. LightGBM opens an OpenMP region per tree, so how idle threads
+# wait decides its speed: libgomp's default (spin ~300k rounds) is ~10x slower on a loaded machine,
+# OMP_WAIT_POLICY=PASSIVE (never spin) 4.5x slower on a quiet one; a short spin is the fastest in both
+# (docs/performance.md: 150-tree fits, quiet 3.7 / 17.3 / 3.8 s, loaded 30.2 / 15.2 / 11.2 s).
+os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -43,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--search-space", type=Path, help="a search_space.yaml to use instead of the package's")
     run.add_argument("--register-all", action="store_true", help="register every candidate, not only the best")
     run.add_argument("--threads", type=int, default=2, help="CPU threads for model fitting (default 2)")
+    worker = sub.add_parser(
+        "worker", help="stay up; pin datasets and run trainings asked for as JSON lines on stdin (see worker.py)"
+    )
+    worker.add_argument("--threads", type=int, default=2, help="default CPU threads for model fitting (default 2)")
     card = sub.add_parser("scorecard", help="the latest backtest table from the tracking server")
     card.add_argument("--json", action="store_true", help="print JSON instead of a table")
     run.add_argument("--now", type=_aware_time, help=NOW_HELP)
@@ -89,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         registry = open_registry(registry_settings)
         if args.command == "run":
             return _run(args, registry, registry_settings)
+        if args.command == "worker":
+            return _worker(args, registry, registry_settings)
         if args.command == "scorecard":
             return _scorecard(args, registry, registry_settings)
         if args.command == "registry":
@@ -204,6 +212,20 @@ def _run(args: argparse.Namespace, registry: ModelRegistry, registry_settings: R
     }
     scorecard.render(payload, _console())
     return 0
+
+
+def _worker(args: argparse.Namespace, registry: ModelRegistry, registry_settings: RegistrySettings) -> int:
+    from energy_core.feature_store import open_feature_store
+    from energy_core.settings import BacktestSettings, TrackingSettings, load
+    from energy_training import worker
+
+    def context() -> worker.WorkerContext:
+        return worker.WorkerContext(
+            open_feature_store(), registry, load(BacktestSettings), registry_settings, load(TrackingSettings),
+            args.threads,
+        )  # fmt: skip
+
+    return worker.main_loop(context)
 
 
 def _scorecard(args: argparse.Namespace, registry: ModelRegistry, registry_settings: RegistrySettings) -> int:

@@ -2,8 +2,15 @@
 
 Bounded by a trial count, not by time: the seeded TPE sampler then proposes the same trials in the
 same order on any machine, however loaded, so the tuned candidate and the scorecard reproduce.
-The time cap (`time_cap_s`) is a safety net only; when it stops tuning early, `TuningOutcome`
-says so and the pipeline records it on the run and in the scorecard.
+The time cap (`time_cap_s`, or the lower cap the pipeline derives from the profile's
+`run_budget_s`) is a safety net only; when it stops tuning early, `TuningOutcome` says so and the
+pipeline records it on the run and in the scorecard.
+
+A trial is scored on its point forecast (WAPE) only, so a conformal candidate's trials calibrate
+their interval on one origin instead of the profile's `calibration_origins`: the band does not
+enter the objective, the tuning window (which ends a week before the backtest's) is too short for
+more origins on the snapshot, and it saves a share of every trial. The tuned winner is backtested
+and registered with the profile's own calibration.
 
 Each trial is a nested MLflow run (and a W&B run in the same group) with its params and its
 tuning WAPE. Tuning origins end where the backtest begins (see `protocol.tuning_protocol`), so
@@ -14,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import mlflow
@@ -41,6 +48,7 @@ class TuningOutcome:
     trials_completed: int
     time_cap_s: float
     seconds: float
+    run_budget_s: float | None = None
 
     @property
     def stopped_by_cap(self) -> bool:
@@ -48,20 +56,35 @@ class TuningOutcome:
 
     def summary(self) -> str:
         """One line for the log, the run and the scorecard."""
+        budget = "" if self.run_budget_s is None else f", what the run's {self.run_budget_s:.0f} s budget left"
         if self.stopped_by_cap:
             return (
                 f"tuning stopped at {self.trials_completed}/{self.trials_planned} trials by the "
-                f"{self.time_cap_s:.0f} s cap"
+                f"{self.time_cap_s:.0f} s cap{budget}"
             )
-        return f"tuning ran all {self.trials_planned} trials in {self.seconds:.0f} s (cap {self.time_cap_s:.0f} s)"
+        return (
+            f"tuning ran all {self.trials_planned} trials in {self.seconds:.0f} s (cap {self.time_cap_s:.0f} s{budget})"
+        )
 
     def as_tags(self) -> dict[str, str]:
-        return {
+        tags = {
             "tuning_trials_planned": str(self.trials_planned),
             "tuning_trials_completed": str(self.trials_completed),
             "tuning_stopped_by_cap": str(self.stopped_by_cap).lower(),
+            "tuning_time_cap_s": f"{self.time_cap_s:.0f}",
+            "tuning_seconds": f"{self.seconds:.1f}",
             "tuning_summary": self.summary(),
         }
+        if self.run_budget_s is not None:
+            tags["tuning_run_budget_s"] = f"{self.run_budget_s:.0f}"
+        return tags
+
+
+def trial_config(base: ModelConfig, name: str, params: dict[str, Any]) -> ModelConfig:
+    """One trial's candidate: `base` with the trial's parameters, conformal calibration on one origin
+    (the objective is the point forecast's WAPE; see the module docstring)."""
+    cfg = base.with_params(name, **params)
+    return replace(cfg, calibration_origins=1) if cfg.intervals == "conformal" else cfg
 
 
 def suggest(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -97,8 +120,11 @@ def tune(
     seed: int,
     tracking: TrackingSettings,
     group: str,
+    time_cap_s: float | None = None,
 ) -> TuningOutcome:
-    """The best of `tuning.trials` seeded trials (fewer only if the time cap was hit)."""
+    """The best of `tuning.trials` seeded trials (fewer only if the time cap was hit). `time_cap_s`
+    lowers the profile's cap (the pipeline passes what the run's budget leaves); never raises it."""
+    cap = tuning.time_cap_s if time_cap_s is None else min(tuning.time_cap_s, time_cap_s)
     family_space = space.get(base.family)
     if not family_space:
         raise ValueError(f"search_space.yaml has no space for family {base.family!r}")
@@ -108,7 +134,7 @@ def tune(
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest(trial, family_space)
-        cfg = base.with_params(f"{base.name}_trial{trial.number}", **params)
+        cfg = trial_config(base, f"{base.name}_trial{trial.number}", params)
         started = time.perf_counter()
         # The parent's experiment, named explicitly: a nested run otherwise lands in MLflow's
         # Default experiment, whose artifacts go to ./mlruns of the working directory.
@@ -131,7 +157,7 @@ def tune(
 
     started = time.perf_counter()
     study.optimize(objective, n_trials=1, gc_after_trial=False)  # at least one trial: there is always a winner
-    remaining_s = tuning.time_cap_s - (time.perf_counter() - started)
+    remaining_s = cap - (time.perf_counter() - started)
     if tuning.trials > 1 and remaining_s > 0:
         # The seeded sampler carries on where it stopped: the same trials as one optimize() call.
         study.optimize(objective, n_trials=tuning.trials - 1, timeout=remaining_s, gc_after_trial=False)
@@ -141,8 +167,9 @@ def tune(
         trials=pd.DataFrame(rows),
         trials_planned=tuning.trials,
         trials_completed=completed,
-        time_cap_s=tuning.time_cap_s,
+        time_cap_s=cap,
         seconds=time.perf_counter() - started,
+        run_budget_s=tuning.run_budget_s,
     )
     (log.warning if outcome.stopped_by_cap else log.info)(
         "%s; best tuning WAPE %.4f with %s", outcome.summary(), study.best_value, study.best_params
