@@ -14,7 +14,9 @@ def test_every_shipped_profile_loads_with_flattened_feature_lists() -> None:
         profile = load_profile(name)
         assert profile.models
     full = load_profile("full")
-    assert "weather_temperature_c" in full.model("lightgbm_recursive").exog
+    # `[*calendar, *weather]` flattens to one list of column names
+    assert "weather_temperature_c" in full.model("lightgbm_recursive_log").exog
+    assert "local_hour" in full.model("lightgbm_recursive_log").exog
     assert full.tuning is not None and full.tuning.model == "lightgbm_recursive"
     assert "num_leaves" in full.search_space["lightgbm"]
     assert load_profile("smoke").tuning is None

@@ -44,6 +44,10 @@ class ModelConfig:
     # origins just before the training cutoff (see forecaster_model.conformal_band).
     intervals: str = "quantile"
     calibration_origins: int = 3
+    # An ensemble: the point forecast is the plain mean of these recursive LightGBM configurations
+    # (no weights, so nothing is fitted on any origin); its own lags, transforms and params are
+    # unused, `exog` is the union of the members'. Resolved from names by `load_profile`.
+    members: tuple[ModelConfig, ...] = ()
 
     def with_params(self, name: str, **params: Any) -> ModelConfig:
         """A copy under a new name with some parameters overridden (tuning's winner)."""
@@ -63,6 +67,7 @@ class ModelConfig:
             "intervals": self.intervals,
             "calibration_origins": self.calibration_origins,
             "params": dict(self.params),
+            **({"members": [m.as_dict() for m in self.members]} if self.members else {}),
         }
 
 
@@ -72,13 +77,16 @@ class TuningConfig:
 
     `trials` is the bound: a fixed number of seeded trials gives the same winner on an idle and on
     a loaded machine. `time_cap_s` is only a safety cap; when it stops tuning early the run and
-    the scorecard say so, because the result then depends on the machine's load.
+    the scorecard say so, because the result then depends on the machine's load. `run_budget_s`
+    (optional) is a wall-clock budget for the whole run: the pipeline backtests the other
+    candidates first and lowers the cap to what the budget leaves (see pipeline.tuning_cap).
     """
 
     model: str
     trials: int
     time_cap_s: float
     origins: int
+    run_budget_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +131,7 @@ def _model(raw: dict[str, Any], where: str) -> ModelConfig:
     if strategy not in STRATEGIES:
         raise ConfigError(f"{where}: model {name!r} strategy {strategy!r}, expected one of {STRATEGIES}")
     lags = tuple(int(v) for v in raw.get("lags", ()))
-    if family == FAMILIES_LIGHTGBM and not lags:
+    if family == FAMILIES_LIGHTGBM and not lags and not raw.get("members"):
         raise ConfigError(f"{where}: LightGBM model {name!r} needs at least one lag")
     transforms = _flatten(raw.get("target_transforms", ("standard",)))
     unknown = sorted(set(transforms) - set(TARGET_TRANSFORMS))
@@ -154,6 +162,28 @@ def _model(raw: dict[str, Any], where: str) -> ModelConfig:
     )
 
 
+def _ensemble(cfg: ModelConfig, names: tuple[str, ...], models: tuple[ModelConfig, ...], where: str) -> ModelConfig:
+    """`cfg` with its member names resolved to the profile's recursive LightGBM candidates."""
+    by_name = {m.name: m for m in models}
+    unknown = [n for n in names if n not in by_name]
+    if unknown or len(set(names)) < 2:
+        raise ConfigError(
+            f"{where}: ensemble {cfg.name!r} needs at least two distinct members from its profile, got {list(names)}"
+            + (f" ({unknown} not in the profile)" if unknown else "")
+        )
+    resolved = tuple(by_name[n] for n in names)
+    bad = [m.name for m in resolved if m.family != FAMILIES_LIGHTGBM or m.strategy != "recursive" or m.members]
+    if cfg.family != FAMILIES_LIGHTGBM or cfg.strategy != "recursive" or bad:
+        raise ConfigError(
+            f"{where}: ensemble {cfg.name!r} must be a recursive LightGBM of recursive LightGBM members; "
+            f"{bad or [cfg.name]} is not"
+        )
+    if cfg.intervals != "conformal":
+        raise ConfigError(f"{where}: ensemble {cfg.name!r} needs `intervals: conformal` (members fit no quantiles)")
+    exog = tuple(dict.fromkeys(c for m in resolved for c in m.exog))
+    return replace(cfg, members=resolved, exog=exog)
+
+
 def _tuning(raw: dict[str, Any], where: str) -> TuningConfig:
     retired = sorted({"budget_s", "max_trials"} & set(raw))
     if retired:
@@ -167,13 +197,16 @@ def _tuning(raw: dict[str, Any], where: str) -> TuningConfig:
             trials=int(raw["trials"]),
             time_cap_s=float(raw.get("time_cap_s", 3600)),
             origins=int(raw.get("origins", 3)),
+            run_budget_s=float(raw["run_budget_s"]) if raw.get("run_budget_s") is not None else None,
         )
     except KeyError as exc:
         raise ConfigError(f"{where}: tuning needs {exc} (the model to tune and the number of trials)") from exc
-    if tuning.trials < 1 or tuning.time_cap_s <= 0 or tuning.origins < 1:
+    budget_ok = tuning.run_budget_s is None or tuning.run_budget_s > 0
+    if tuning.trials < 1 or tuning.time_cap_s <= 0 or tuning.origins < 1 or not budget_ok:
         raise ConfigError(
-            f"{where}: tuning needs trials >= 1, time_cap_s > 0 and origins >= 1, got trials={tuning.trials}, "
-            f"time_cap_s={tuning.time_cap_s}, origins={tuning.origins}"
+            f"{where}: tuning needs trials >= 1, time_cap_s > 0, origins >= 1 and run_budget_s > 0 when set, got "
+            f"trials={tuning.trials}, time_cap_s={tuning.time_cap_s}, origins={tuning.origins}, "
+            f"run_budget_s={tuning.run_budget_s}"
         )
     return tuning
 
@@ -191,6 +224,10 @@ def load_profile(name: str = "full", models_path: Path | None = None, search_spa
     names = [m.name for m in models]
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}: profile {name!r} repeats a model name: {names}")
+    members = {str(m["name"]): _flatten(m["members"]) for m in entry["models"] if m.get("members")}
+    models = tuple(
+        _ensemble(m, members[m.name], models, f"{where} profile {name!r}") if m.name in members else m for m in models
+    )
     tuning = None
     if entry.get("tuning"):
         tuning = _tuning(entry["tuning"], f"{where} profile {name!r}")

@@ -68,10 +68,10 @@ def fit_lightgbm_on_engine(
     settings = engine_settings()
     if settings.engine == ENGINE_LOCAL:
         return fit_lightgbm(cfg, frame, horizon, seed, threads)
-    if cfg.strategy == "direct":
+    if cfg.strategy == "direct" or cfg.members:
         log.warning(
-            "model %s: ENERGY_TRAINING_ENGINE=dask trains recursive LightGBM only (mlforecast has no "
-            "distributed direct fit); fitting this direct model locally",
+            "model %s: ENERGY_TRAINING_ENGINE=dask trains single recursive LightGBM models only (mlforecast "
+            "has no distributed direct fit; an ensemble's members are fitted in process); fitting it locally",
             cfg.name,
         )
         return fit_lightgbm(cfg, frame, horizon, seed, threads)
@@ -138,8 +138,7 @@ def fit_lightgbm_on_dask(
     }
     if cfg.intervals == "conformal":
         # The calibration model is one point model on a few recent origins: fitted in process.
-        data = data.drop(columns=[WEIGHT_COLUMN], errors="ignore")
-        extra[CONFORMAL_KEY] = conformal_quantiles(cfg, data, exog_complete, horizon, seed, threads=1)
+        extra[CONFORMAL_KEY] = conformal_quantiles(cfg, frame, horizon, seed, threads=1)
     return FittedForecaster(family="lightgbm", exog=list(cfg.exog), horizon=horizon, model=mlf, extra=extra)
 
 

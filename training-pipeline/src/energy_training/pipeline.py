@@ -1,8 +1,12 @@
 """The training pipeline, step by step (each step a function over one `TrainingRun` context):
 
-    clean_up_killed_runs ─► pin_training_dataset ─► [tune_candidates] ─► backtest_candidates
+    clean_up_killed_runs ─► pin_training_dataset ─► backtest_candidates ─► [tune_candidates]
         ─► rescore_champion ─► score ─► register_and_gate (refit the best on all data up to T,
         register it, let the lifecycle's gate decide: challenger or champion) ─► report
+
+The profile's candidates are backtested before tuning so that a profile with a wall-clock budget
+(`tuning.run_budget_s`, `make pipeline`'s initial training) gives tuning what the fixed work left
+(`tuning_cap`); tuning and the backtest use disjoint origins, so the order changes no number.
 
 Side effects (store, registry, clock, tracking) come in as arguments so tests can pass their own.
 The promotion rule is not here: `energy_core.lifecycle` owns it; this module only computes the
@@ -18,7 +22,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,12 +31,20 @@ import mlflow
 import pandas as pd
 
 from energy_core.feature_store import FeatureStore
-from energy_core.lifecycle import PENDING, ChampionReference, Lifecycle, Outcome, champion_reference, current_champion
+from energy_core.lifecycle import (
+    PENDING,
+    ChampionReference,
+    Lifecycle,
+    Outcome,
+    champion_reference,
+    current_champion,
+    trained_past,
+)
 from energy_core.registry import Lineage, ModelRegistry, ModelVersionInfo
 from energy_core.settings import BacktestSettings, RegistrySettings, TrackingSettings
 from energy_training import dataset, plots, recovery, tracking
 from energy_training.backtest import backtest_model, contract_input, known_until, score_predictor
-from energy_training.config import ModelConfig, Profile
+from energy_training.config import ModelConfig, Profile, TuningConfig
 from energy_training.forecaster_model import FittedForecaster
 from energy_training.metrics import METRICS, naive_scale, per_horizon, per_series, scorecard
 from energy_training.models import fit_model
@@ -80,6 +92,7 @@ class TrainingRun:
     tracking_settings: TrackingSettings
     options: RunOptions
     clock: Callable[[], datetime]
+    started: float = field(default_factory=time.perf_counter)  # the run's budget counts from here
     # pin_training_dataset
     data: dataset.TrainingFrame | None = None
     protocol: Protocol | None = None
@@ -140,8 +153,8 @@ def run(
     with tracking.parent_run(registry_settings, ctx.run_name, tags) as run_id, tempfile.TemporaryDirectory() as tmp:
         ctx.run_id, ctx.workdir = run_id, Path(tmp)
         log_parameters(ctx)
-        tune_candidates(ctx)
         backtest_candidates(ctx)
+        tune_candidates(ctx)
         rescore_champion(ctx)
         score(ctx)
         result = register_and_gate(ctx)
@@ -187,13 +200,26 @@ def log_parameters(ctx: TrainingRun) -> None:
     )
 
 
+def backtest_candidates(ctx: TrainingRun) -> None:
+    """The profile's candidates on the identical protocol; naive 24 always, as the gate's reference."""
+    _, protocol = ctx.pinned
+    ctx.candidates = list(ctx.profile.models)
+    predictions, ctx.seconds = _backtest_all(ctx.candidates, ctx.frame, protocol, ctx.seed)
+    if NAIVE24 not in predictions["model"].unique():
+        naive = backtest_model(ModelConfig(NAIVE24, NAIVE24), ctx.frame, protocol, ctx.seed)
+        predictions = pd.concat([predictions, naive])
+    ctx.predictions = predictions
+
+
 def tune_candidates(ctx: TrainingRun) -> None:
-    """The profile's candidates, plus the tuned one (tuned on origins before the backtest window)."""
+    """Tune (on origins before the backtest window), then backtest the winner like the others."""
     _, protocol = ctx.pinned
     profile = ctx.profile
-    ctx.candidates = list(profile.models)
     if profile.tuning is None:
         return
+    cap = tuning_cap(profile.tuning, time.perf_counter() - ctx.started, ctx.seconds.get(profile.tuning.model, 0.0))
+    if cap is not None:
+        log.info("run budget %.0f s: tuning may take %.0f s", profile.tuning.run_budget_s, cap)
     outcome = tune(
         profile.model(profile.tuning.model),
         profile.search_space,
@@ -203,28 +229,66 @@ def tune_candidates(ctx: TrainingRun) -> None:
         ctx.seed,
         ctx.tracking_settings,
         group=ctx.run_id,
+        time_cap_s=cap,
     )
-    ctx.candidates.append(outcome.best)
+    new = [outcome.best, *tuned_ensembles(profile.models, profile.tuning.model, outcome.best)]
+    ctx.candidates.extend(new)
     mlflow.set_tags(outcome.as_tags())
     ctx.tuning_summary = outcome.summary()
     _log_table(outcome.trials, ctx.workdir, "tuning/trials")
+    tuned, seconds = _backtest_all(new, ctx.frame, protocol, ctx.seed)
+    ctx.predictions = pd.concat([ctx.predictions, tuned], ignore_index=True)
+    ctx.seconds.update(seconds)
 
 
-def backtest_candidates(ctx: TrainingRun) -> None:
-    """Every candidate on the identical protocol; naive 24 always, as the gate's reference."""
-    _, protocol = ctx.pinned
-    predictions, ctx.seconds = _backtest_all(ctx.candidates, ctx.frame, protocol, ctx.seed)
-    if NAIVE24 not in predictions["model"].unique():
-        naive = backtest_model(ModelConfig(NAIVE24, NAIVE24), ctx.frame, protocol, ctx.seed)
-        predictions = pd.concat([predictions, naive])
-    ctx.predictions = predictions
+def tuned_ensembles(models: tuple[ModelConfig, ...], base: str, tuned: ModelConfig) -> list[ModelConfig]:
+    """Each ensemble with `base` among its members again as `<name>_tuned`, that member tuned.
+
+    The tuned parameters come from the tuning origins only, so the swap is as honest as the
+    tuned single model; both versions are backtested and the backtest picks.
+    """
+    return [
+        replace(
+            m,
+            name=f"{m.name}_tuned",
+            members=tuple(tuned if member.name == base else member for member in m.members),
+        )
+        for m in models
+        if any(member.name == base for member in m.members)
+    ]
+
+
+# What a budgeted run keeps back after tuning, besides the tuned candidate's backtest and refit
+# (each priced at the untuned model's backtest): registration, model files, scorecard, W&B.
+FINISH_RESERVE_S = 15.0
+
+
+def tuning_cap(tuning: TuningConfig, elapsed_s: float, base_backtest_s: float) -> float | None:
+    """The seconds the run's budget leaves for tuning (None: no budget, the profile's cap stands).
+
+    Budget − what the run has spent − the work still due after tuning: the tuned candidate's
+    backtest and its refit (each about the untuned base's backtest) and FINISH_RESERVE_S. Never
+    negative; tuning still runs its first trial at 0 (there is always a winner).
+    """
+    if tuning.run_budget_s is None:
+        return None
+    return max(0.0, tuning.run_budget_s - elapsed_s - 2 * base_backtest_s - FINISH_RESERVE_S)
 
 
 def rescore_champion(ctx: TrainingRun) -> None:
-    """The current champion's forecasts on this backtest, through its own pyfunc."""
+    """The current champion's forecasts on this backtest, through its own pyfunc.
+
+    Skipped when the gate would not use it: a champion trained past this backtest's first origin
+    (every scheduled retrain's champion) has seen those hours, so the lifecycle compares with its
+    recorded backtest WAPE; loading it and forecasting 7 origins only to print an in-sample row
+    cost a daily retrain ~4 s.
+    """
     _, protocol = ctx.pinned
     ctx.champion = current_champion(ctx.registry)
     if ctx.champion is None:
+        return
+    if trained_past(ctx.champion, protocol.fit_cutoff.to_pydatetime()) and "backtest_wape" in ctx.champion.metrics:
+        mlflow.set_tag("champion_rescore", f"skipped: v{ctx.champion.version} was trained past the first origin")
         return
     rescored = _rescore_champion(ctx.registry, ctx.champion.version, ctx.frame, protocol)
     if rescored is not None:
@@ -286,6 +350,7 @@ def report(ctx: TrainingRun, result: RunResult) -> None:
     result.champion_version = now_champion.version if now_champion else None
     result.champion_model = now_champion.tags.get("model_config") if now_champion else None
     mlflow.set_tag("champion_version", str(result.champion_version))
+    mlflow.set_tag("run_seconds", f"{time.perf_counter() - ctx.started:.1f}")  # beside tuning_run_budget_s
     _mirror_to_wandb(ctx.tracking_settings, ctx.run_name, ctx.run_id, ctx.table, ctx.pinned[1])
 
 
@@ -470,9 +535,13 @@ def _model_files(
 def _feature_importance(fitted: FittedForecaster) -> pd.Series | None:
     if fitted.extra.get("engine") != "mlforecast":
         return None
-    point = fitted.model.models_["point"]  # direct: one model per horizon step, the first is shown
-    booster = estimators(point)[0].booster_
-    return pd.Series(booster.feature_importance(importance_type="gain"), index=booster.feature_name())
+    parts = []
+    # An ensemble's model is a list of members: their gains are summed per feature name.
+    for mlf in fitted.model if isinstance(fitted.model, list) else [fitted.model]:
+        point = mlf.models_["point"]  # direct: one model per horizon step, the first is shown
+        booster = estimators(point)[0].booster_
+        parts.append(pd.Series(booster.feature_importance(importance_type="gain"), index=booster.feature_name()))
+    return pd.concat(parts).groupby(level=0, sort=False).sum()
 
 
 def _mirror_to_wandb(

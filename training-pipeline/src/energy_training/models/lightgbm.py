@@ -8,6 +8,7 @@ Determinism: `deterministic=True`, fixed threads and seed, so a rerun reproduces
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -17,8 +18,10 @@ from energy_training.config import ModelConfig
 from energy_training.forecaster_model import (
     CHRISTMAS_WINDOW,
     CONFORMAL_KEY,
+    MEMBERS_KEY,
     FittedForecaster,
     derived_feature,
+    mean_point,
     recent_scale,
     regular_history,
     to_model_frame,
@@ -29,8 +32,20 @@ WEIGHT_COLUMN = "sample_weight"
 
 
 def lag_transforms(spec: dict[int, tuple[str, ...]]) -> dict[int, list[Any]]:
-    """`{24: ("rolling_mean_24", "rolling_std_24", "expanding_mean")}` → mlforecast transforms."""
-    from mlforecast.lag_transforms import ExpandingMean, RollingMax, RollingMean, RollingMin, RollingStd
+    """`{24: ("rolling_mean_24", "seasonal_mean_24x7"), 1: ("ewm_0.1",)}` → mlforecast transforms.
+
+    `seasonal_mean_<season>x<window>`: the mean of the same hour over the last `window` seasons
+    (the series' recent daily profile); `ewm_<alpha>`: an exponentially weighted mean (its level).
+    """
+    from mlforecast.lag_transforms import (
+        ExpandingMean,
+        ExponentiallyWeightedMean,
+        RollingMax,
+        RollingMean,
+        RollingMin,
+        RollingStd,
+        SeasonalRollingMean,
+    )
 
     rolling = {
         "rolling_mean": RollingMean,
@@ -42,14 +57,29 @@ def lag_transforms(spec: dict[int, tuple[str, ...]]) -> dict[int, list[Any]]:
     for lag, names in spec.items():
         out[lag] = []
         for name in names:
+            kind, _, arg = name.rpartition("_")
             if name == "expanding_mean":
                 out[lag].append(ExpandingMean())
-                continue
-            kind, _, window = name.rpartition("_")
-            if kind not in rolling or not window.isdigit():
-                raise ValueError(f"unknown lag transform {name!r}; expected e.g. rolling_mean_24, expanding_mean")
-            out[lag].append(rolling[kind](window_size=int(window)))
+            elif kind == "ewm" and _is_fraction(arg):
+                out[lag].append(ExponentiallyWeightedMean(alpha=float(arg)))
+            elif kind == "seasonal_mean" and (seasonal := re.fullmatch(r"([1-9]\d*)x([1-9]\d*)", arg)):
+                season, window = int(seasonal[1]), int(seasonal[2])
+                out[lag].append(SeasonalRollingMean(season_length=season, window_size=window))
+            elif kind in rolling and arg.isdigit():
+                out[lag].append(rolling[kind](window_size=int(arg)))
+            else:
+                raise ValueError(
+                    f"unknown lag transform {name!r}; expected e.g. rolling_mean_24, expanding_mean, ewm_0.1, "
+                    "seasonal_mean_24x7"
+                )
     return out
+
+
+def _is_fraction(text: str) -> bool:
+    try:
+        return 0.0 < float(text) < 1.0
+    except ValueError:
+        return False
 
 
 def estimator_params(cfg: ModelConfig, seed: int, threads: int) -> dict[str, Any]:
@@ -115,41 +145,61 @@ def sample_weights(cfg: ModelConfig, data: pd.DataFrame) -> pd.Series | None:
 
 
 def fit_lightgbm(cfg: ModelConfig, frame: pd.DataFrame, horizon: int, seed: int, threads: int) -> FittedForecaster:
-    data, exog_complete = training_data(cfg, frame)
-    mlf = _fit_mlforecast(cfg, data, exog_complete, horizon, seed, threads, quantiles=cfg.intervals == "quantile")
+    """One MLForecast, or for an ensemble (`cfg.members`) one per member in a list, whose point
+    forecasts the served model averages (forecaster_model._mlforecast)."""
     extra: dict[str, Any] = {"engine": "mlforecast", "strategy": cfg.strategy, "config": cfg.name}
+    if cfg.members:
+        model: Any = [_fit_member(m, frame, horizon, seed, threads) for m in cfg.members]
+        extra[MEMBERS_KEY] = [{"config": m.name, "exog": list(m.exog)} for m in cfg.members]
+    else:
+        data, exog_complete = training_data(cfg, frame)
+        quantiles = cfg.intervals == "quantile"
+        model = _fit_mlforecast(cfg, data, exog_complete, horizon, seed, threads, quantiles=quantiles)
     if cfg.intervals == "conformal":
-        extra[CONFORMAL_KEY] = conformal_quantiles(cfg, data, exog_complete, horizon, seed, threads)
-    return FittedForecaster(family="lightgbm", exog=list(cfg.exog), horizon=horizon, model=mlf, extra=extra)
+        extra[CONFORMAL_KEY] = conformal_quantiles(cfg, frame, horizon, seed, threads)
+    return FittedForecaster(family="lightgbm", exog=list(cfg.exog), horizon=horizon, model=model, extra=extra)
+
+
+def _fit_member(
+    cfg: ModelConfig, frame: pd.DataFrame, horizon: int, seed: int, threads: int, until: pd.Timestamp | None = None
+) -> Any:
+    """A point-only MLForecast of `cfg` on the labelled hours (up to `until`, naive UTC, if given)."""
+    data, exog_complete = training_data(cfg, frame)
+    if until is not None:
+        data = data[data["ds"] <= until]
+    return _fit_mlforecast(cfg, data, exog_complete, horizon, seed, threads, quantiles=False)
 
 
 def conformal_quantiles(
-    cfg: ModelConfig, data: pd.DataFrame, exog_complete: bool, horizon: int, seed: int, threads: int
+    cfg: ModelConfig, frame: pd.DataFrame, horizon: int, seed: int, threads: int
 ) -> dict[str, list[float]]:
     """Per horizon step, the 10 % / 90 % quantiles of (actual - forecast) / series scale.
 
-    A point model fitted up to the first of `cfg.calibration_origins` daily origins before the end
-    of `data` forecasts each of them (fit once, like the backtest, so the errors include the
-    model's ageing); the errors are pooled over series and origins per horizon step.
+    A point model (every member of an ensemble) fitted up to the first of `cfg.calibration_origins`
+    daily origins before the end of the labelled data forecasts each of them (fit once, like the
+    backtest, so the errors include the model's ageing); the errors are pooled over series and
+    origins per horizon step.
     """
+    data, _ = training_data(cfg, frame)
     end = data["ds"].max()
     origins = [end - pd.Timedelta(hours=24 * k) for k in range(cfg.calibration_origins, 0, -1)]
-    min_rows = 24 * 7 + max(cfg.lags, default=0)
-    first = data[data["ds"] <= origins[0]]
-    if first.groupby("unique_id").size().min() < min_rows:
+    longest = max((lag for m in (cfg.members or (cfg,)) for lag in m.lags), default=0)
+    min_rows = 24 * 7 + longest
+    if data[data["ds"] <= origins[0]].groupby("unique_id").size().min() < min_rows:
         raise ValueError(
             f"model {cfg.name!r}: conformal calibration needs {min_rows} hours per series before its first "
             f"origin {origins[0]}; lower calibration_origins or give it more history"
         )
-    mlf = _fit_mlforecast(cfg, first, exog_complete, horizon, seed, threads, quantiles=False)
-    keep, x_cols = ["unique_id", "ds", "y", *cfg.exog], ["unique_id", "ds", *cfg.exog]
+    members = cfg.members or (cfg,)
+    models = [_fit_member(m, frame, horizon, seed, threads, origins[0]) for m in members]
+    exogs = [list(m.exog) for m in members]
     errors = []
     for origin in origins:
         history = data[data["ds"] <= origin]
         future = data[(data["ds"] > origin) & (data["ds"] <= origin + pd.Timedelta(hours=horizon))]
         steps = int(future.groupby("unique_id").size().max())
-        pred = mlf.predict(h=steps, new_df=history[keep], X_df=future[x_cols] if cfg.exog else None)
-        merged = future[["unique_id", "ds", "y"]].merge(pred, on=["unique_id", "ds"])
+        merged = future[["unique_id", "ds", "y"]].copy()
+        merged["point"] = mean_point(models, exogs, history, future, steps)
         merged["step"] = merged.groupby("unique_id").cumcount()
         scale = merged["unique_id"].map(recent_scale(history[["unique_id", "ds", "y"]]))
         merged["error"] = (merged["y"] - merged["point"]) / scale
@@ -166,10 +216,10 @@ def _fit_mlforecast(
     from mlforecast import MLForecast
 
     base = estimator_params(cfg, seed, threads)
-    models = {"point": lgb.LGBMRegressor(objective="regression", **base)}
+    models = {"point": lgb.LGBMRegressor(**{"objective": "regression", **base})}
     if quantiles:
         for name, alpha in QUANTILE_MODELS.items():
-            models[name] = lgb.LGBMRegressor(objective="quantile", alpha=alpha, **base)
+            models[name] = lgb.LGBMRegressor(**{**base, "objective": "quantile", "alpha": alpha})
     mlf = MLForecast(
         models=models,
         freq="h",
