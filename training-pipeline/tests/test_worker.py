@@ -60,9 +60,14 @@ def test_a_reply_always_carries_ok_and_the_seconds_it_took() -> None:
 
 
 @pytest.mark.slow
-def test_a_real_worker_pins_a_dataset_then_trains_on_it_and_survives_a_bad_request(tmp_path: Path) -> None:
+def test_a_real_worker_pins_a_dataset_then_trains_on_it_and_survives_a_bad_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Backfill a short window, then one worker process: pin as of T, train the `weak` profile on
     that dataset version with a fixed clock, refuse a run whose dataset is as of another hour."""
+    # mlflow.set_tracking_uri (called by earlier tests) exports MLFLOW_TRACKING_URI, which would
+    # point this test's registry read at another test's database
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     if not any(SNAPSHOT.glob("consumption_de35_hour_*.parquet")):
         pytest.skip(f"snapshot not found in {SNAPSHOT}")
     env = dict(os.environ, ENERGY_HOME=str(tmp_path), ENERGY_SNAPSHOT_DIR=str(SNAPSHOT),
