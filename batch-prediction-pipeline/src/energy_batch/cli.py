@@ -183,7 +183,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             alerts,
             ingest=features.ingest_hour,
             retrain=retrain,
-            post_alert=_poster(settings, alerts),
             progress=not args.no_progress,
             predict_report_path=_report_path(),
             monitor_step=lambda hour, champion: monitoring.monitor(hour, champion.version),

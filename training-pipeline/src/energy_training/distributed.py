@@ -138,7 +138,8 @@ def fit_lightgbm_on_dask(
     }
     if cfg.intervals == "conformal":
         # The calibration model is one point model on a few recent origins: fitted in process.
-        extra[CONFORMAL_KEY] = conformal_quantiles(cfg, frame, horizon, seed, threads=1)
+        labelled = data.drop(columns=[WEIGHT_COLUMN], errors="ignore")
+        extra[CONFORMAL_KEY] = conformal_quantiles(cfg, labelled, horizon, seed, threads=1)
     return FittedForecaster(family="lightgbm", exog=list(cfg.exog), horizon=horizon, model=mlf, extra=extra)
 
 

@@ -440,7 +440,14 @@ def scan(
 
 def to_pandas(table: pa.Table, group: FeatureGroupSpec | None, extra: dict[str, str] | None = None) -> pd.DataFrame:
     """Arrow → pandas with the declared dtypes, so a read returns exactly what was inserted."""
-    frame: pd.DataFrame = table.to_pandas()
+    return _cast_declared(table.to_pandas(), group, extra)
+
+
+def _cast_declared(
+    frame: pd.DataFrame, group: FeatureGroupSpec | None, extra: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """`frame`, changed in place, with each column `group` (or `extra`) declares in its declared
+    pandas dtype; a bool or int64 column holding nulls takes pandas' nullable dtype."""
     declared = {n: str(c.dtype) for n, c in group.columns.items()} if group else {}
     declared.update(extra or {})
     for name in frame.columns:
@@ -538,7 +545,7 @@ def as_of_join(view: FeatureViewSpec, spine: pd.DataFrame, sources: Mapping[str,
         for f in feature_columns(join):
             features[join.prefix + f] = rows[f].take(indices)
     joined = to_pandas(pa.table(features), None, extra_types) if features else pd.DataFrame(index=ordered.index)
-    return pd.concat([_declared(ordered, view.spine), joined], axis=1)
+    return pd.concat([_cast_declared(ordered.copy(), view.spine), joined], axis=1)
 
 
 def _micros(times: pd.Series) -> np.ndarray:
@@ -580,22 +587,6 @@ def _as_of_positions(
     matched = pd.merge_asof(left, right, on="_t", by=by or None, direction="backward", allow_exact_matches=True)
     found = matched["_rpos"].notna().to_numpy()
     out[matched["_pos"].to_numpy()[found]] = matched["_rpos"].to_numpy()[found].astype(np.int64)
-    return out
-
-
-def _declared(frame: pd.DataFrame, group: FeatureGroupSpec) -> pd.DataFrame:
-    """`frame` with the group's declared columns in their declared pandas dtypes (as `to_pandas`)."""
-    out = frame.copy()
-    for name in out.columns:
-        if name not in group.columns:
-            continue
-        kind = dtype_name(group, name)
-        target = _PANDAS_TYPES[kind]
-        if kind == "bool" and out[name].isna().any():
-            target = pd.BooleanDtype()
-        if kind == "int64" and out[name].isna().any():
-            target = pd.Int64Dtype()
-        out[name] = out[name].astype(target)
     return out
 
 

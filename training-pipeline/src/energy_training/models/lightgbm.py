@@ -148,50 +148,52 @@ def fit_lightgbm(cfg: ModelConfig, frame: pd.DataFrame, horizon: int, seed: int,
     """One MLForecast, or for an ensemble (`cfg.members`) one per member in a list, whose point
     forecasts the served model averages (forecaster_model._mlforecast)."""
     extra: dict[str, Any] = {"engine": "mlforecast", "strategy": cfg.strategy, "config": cfg.name}
+    data, exog_complete = training_data(cfg, frame)  # an ensemble's exog is its members' union
     if cfg.members:
-        model: Any = [_fit_member(m, frame, horizon, seed, threads) for m in cfg.members]
+        model: Any = [_fit_mlforecast(m, *member_data(m, data), horizon, seed, threads, quantiles=False)
+                      for m in cfg.members]  # fmt: skip
         extra[MEMBERS_KEY] = [{"config": m.name, "exog": list(m.exog)} for m in cfg.members]
     else:
-        data, exog_complete = training_data(cfg, frame)
         quantiles = cfg.intervals == "quantile"
         model = _fit_mlforecast(cfg, data, exog_complete, horizon, seed, threads, quantiles=quantiles)
     if cfg.intervals == "conformal":
-        extra[CONFORMAL_KEY] = conformal_quantiles(cfg, frame, horizon, seed, threads)
+        extra[CONFORMAL_KEY] = conformal_quantiles(cfg, data, horizon, seed, threads)
     return FittedForecaster(family="lightgbm", exog=list(cfg.exog), horizon=horizon, model=model, extra=extra)
 
 
-def _fit_member(
-    cfg: ModelConfig, frame: pd.DataFrame, horizon: int, seed: int, threads: int, until: pd.Timestamp | None = None
-) -> Any:
-    """A point-only MLForecast of `cfg` on the labelled hours (up to `until`, naive UTC, if given)."""
-    data, exog_complete = training_data(cfg, frame)
-    if until is not None:
-        data = data[data["ds"] <= until]
-    return _fit_mlforecast(cfg, data, exog_complete, horizon, seed, threads, quantiles=False)
+def member_data(member: ModelConfig, data: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """`training_data(member, frame)` taken from `data`, the model frame of a configuration whose
+    exog includes the member's: the same rows in the same order, only the member's columns, so it
+    is prepared once per fit instead of once per member and calibration model."""
+    part = data[["unique_id", "ds", "y", *member.exog]]
+    return part, not part[list(member.exog)].isna().any().any() if member.exog else True
 
 
 def conformal_quantiles(
-    cfg: ModelConfig, frame: pd.DataFrame, horizon: int, seed: int, threads: int
+    cfg: ModelConfig, data: pd.DataFrame, horizon: int, seed: int, threads: int
 ) -> dict[str, list[float]]:
     """Per horizon step, the 10 % / 90 % quantiles of (actual - forecast) / series scale.
 
-    A point model (every member of an ensemble) fitted up to the first of `cfg.calibration_origins`
-    daily origins before the end of the labelled data forecasts each of them (fit once, like the
-    backtest, so the errors include the model's ageing); the errors are pooled over series and
-    origins per horizon step.
+    `data` is `training_data(cfg, frame)`'s model frame. A point model (every member of an
+    ensemble) fitted up to the first of `cfg.calibration_origins` daily origins before the end of
+    the labelled data forecasts each of them (fit once, like the backtest, so the errors include
+    the model's ageing); the errors are pooled over series and origins per horizon step.
     """
-    data, _ = training_data(cfg, frame)
     end = data["ds"].max()
     origins = [end - pd.Timedelta(hours=24 * k) for k in range(cfg.calibration_origins, 0, -1)]
-    longest = max((lag for m in (cfg.members or (cfg,)) for lag in m.lags), default=0)
-    min_rows = 24 * 7 + longest
-    if data[data["ds"] <= origins[0]].groupby("unique_id").size().min() < min_rows:
+    members = cfg.members or (cfg,)
+    min_rows = 24 * 7 + max((lag for m in members for lag in m.lags), default=0)
+    first = data[data["ds"] <= origins[0]]
+    if first.groupby("unique_id").size().min() < min_rows:
         raise ValueError(
             f"model {cfg.name!r}: conformal calibration needs {min_rows} hours per series before its first "
             f"origin {origins[0]}; lower calibration_origins or give it more history"
         )
-    members = cfg.members or (cfg,)
-    models = [_fit_member(m, frame, horizon, seed, threads, origins[0]) for m in members]
+    models = []
+    for m in members:
+        part, exog_complete = member_data(m, data)  # completeness over all rows, as the served model's fit
+        models.append(_fit_mlforecast(m, part[part["ds"] <= origins[0]], exog_complete, horizon, seed, threads,
+                                      quantiles=False))  # fmt: skip
     exogs = [list(m.exog) for m in members]
     errors = []
     for origin in origins:
