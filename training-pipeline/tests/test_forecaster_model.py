@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -78,3 +79,26 @@ def test_same_seed_and_data_give_identical_lightgbm_forecasts(frame: pd.DataFram
     first = forecast(fit_model(TINY_LGBM, train, 24, 42), inp)
     second = forecast(fit_model(TINY_LGBM, train, 24, 42), inp)
     pd.testing.assert_frame_equal(first, second)
+
+
+@pytest.mark.parametrize("season", [24, 168])
+def test_all_series_seasonal_naive_matches_the_per_series_reference(frame: pd.DataFrame, season: int) -> None:
+    """The vectorised baseline gives the per-series loop's numbers: a series too young for one
+    season (no point, no errors), horizons past one season, a filled gap and an unsorted future."""
+    from energy_training.forecaster_model import (
+        _seasonal_naive,
+        _seasonal_naive_by_series,
+        split_history_future,
+        to_model_frame,
+    )
+
+    origin = ORIGIN - pd.Timedelta(hours=24)
+    inp = contract_input(frame, origin, 48)
+    inp = inp[inp["datetime_utc"] != origin - pd.Timedelta(hours=30)]  # a gap regular_history fills
+    young = inp[inp["datetime_utc"] > origin - pd.Timedelta(hours=20)].assign(consumer_type="young")
+    history, future = split_history_future(to_model_frame(pd.concat([inp, young]), []))
+    assert history["unique_id"].str.endswith("young").any() and future.groupby("unique_id").size().max() == 48
+    expected = _seasonal_naive_by_series(history, future, season)
+    for got, want in zip(_seasonal_naive(history, future, season), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9, equal_nan=True)
+    assert np.isnan(expected[0][future["unique_id"].str.endswith("young").to_numpy()]).any()

@@ -16,7 +16,7 @@ import pandas as pd
 
 from energy_core.schemas import ENERGY_FORECASTING_VIEW
 from energy_training.config import ModelConfig
-from energy_training.forecaster_model import FittedForecaster, forecast
+from energy_training.forecaster_model import FittedForecaster, forecast, forecast_origins
 from energy_training.models import fit_model
 from energy_training.protocol import Protocol
 
@@ -46,14 +46,22 @@ def contract_input(frame: pd.DataFrame, origin: pd.Timestamp, horizon_hours: int
     return window.sort_values([*KEYS, TIME], kind="stable").reset_index(drop=True)
 
 
-def score_predictor(predict: PredictFn, frame: pd.DataFrame, protocol: Protocol, model: str) -> pd.DataFrame:
-    """Forecasts at every origin next to the actuals: one row per series, origin and target hour."""
+def score_predictor(
+    predict: PredictFn,
+    frame: pd.DataFrame,
+    protocol: Protocol,
+    model: str,
+    predict_all: Callable[[list[pd.DataFrame]], list[pd.DataFrame]] | None = None,
+) -> pd.DataFrame:
+    """Forecasts at every origin next to the actuals: one row per series, origin and target hour.
+
+    `predict_all`, when given, forecasts every origin's input in one call (the same numbers as
+    `predict` on each, see `forecaster_model.forecast_origins`); else `predict` runs per origin.
+    """
     actuals = frame[[*KEYS, TIME, LABEL]].rename(columns={LABEL: "actual_kwh"})
-    parts = []
-    for origin in protocol.origins:
-        pred = predict(contract_input(frame, origin, protocol.horizon_hours))
-        pred = pred.assign(origin=origin, model=model)
-        parts.append(pred)
+    inputs = [contract_input(frame, origin, protocol.horizon_hours) for origin in protocol.origins]
+    preds = predict_all(inputs) if predict_all is not None else [predict(x) for x in inputs]
+    parts = [pred.assign(origin=origin, model=model) for origin, pred in zip(protocol.origins, preds, strict=True)]
     out = pd.concat(parts, ignore_index=True)
     out[TIME] = pd.to_datetime(out[TIME], utc=True).astype("datetime64[us, UTC]")
     for key in KEYS:
@@ -74,7 +82,7 @@ def fit_for_backtest(cfg: ModelConfig, frame: pd.DataFrame, protocol: Protocol, 
 def backtest_model(cfg: ModelConfig, frame: pd.DataFrame, protocol: Protocol, seed: int) -> pd.DataFrame:
     """Fit `cfg` once up to the first origin, then forecast at every origin without refitting."""
     fitted = fit_for_backtest(cfg, frame, protocol, seed)
-    return score_predictor(lambda f: forecast(fitted, f), frame, protocol, cfg.name)
+    return score_predictor(partial(forecast, fitted), frame, protocol, cfg.name, partial(forecast_origins, fitted))
 
 
 def backtest_with_refits(

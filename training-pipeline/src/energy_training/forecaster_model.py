@@ -246,6 +246,54 @@ def forecast(fitted: FittedForecaster, frame: pd.DataFrame) -> pd.DataFrame:
     return _output(future, point, q10, q90)
 
 
+def forecast_origins(fitted: FittedForecaster, frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """`[forecast(fitted, frame) for frame in frames]`, with one model call for all of them.
+
+    Why: a backtest forecasts the same series at 7 origins, and a recursive MLForecast pays its
+    per-step overhead (features, the LightGBM wrapper) once per call whatever the number of series,
+    so 7 calls cost about 7x one call of 7x the series. Each frame's series enter the call as
+    their own copies (`stack_origins`), and every engine here forecasts a series from its own rows
+    alone (lags, rolling and per-series target transforms, row-wise trees, per-series conformal
+    scale), so the numbers are those of the separate calls (a test compares them). The neural
+    engine is called per frame: nothing shows that a batch of windows leaves it unchanged.
+    """
+    if len(frames) <= 1 or fitted.extra.get("engine") == "neuralforecast":
+        return [forecast(fitted, frame) for frame in frames]
+    parts = [split_history_future(to_model_frame(frame, fitted.exog)) for frame in frames]
+    per_frame = {int(future.groupby("unique_id").size().max()) for _, future in parts}
+    if len(per_frame) > 1:  # one call asks every series for the same steps: keep the calls apart
+        return [forecast(fitted, frame) for frame in frames]
+    history, future = stack_origins(parts)
+    steps = per_frame.pop()
+    if steps > fitted.horizon:
+        raise ValueError(f"{fitted.family} forecasts at most {fitted.horizon} hours ahead, asked for {steps}")
+    if fitted.season is not None:
+        point, q10, q90 = _seasonal_naive(history, future, fitted.season)
+    else:
+        point, q10, q90 = _mlforecast(fitted, history, future, steps)
+    outputs, start = [], 0
+    for _, own_future in parts:  # stack_origins keeps each frame's future rows in order, frame by frame
+        end = start + len(own_future)
+        outputs.append(_output(own_future, point[start:end], q10[start:end], q90[start:end]))
+        start = end
+    return outputs
+
+
+ORIGIN_SEPARATOR = "\x1f"  # never in a series id: the feature store's ids are printable text
+
+
+def stack_origins(parts: list[tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(history, future) model frames of several origins as one pair: frame k's series become
+    `k<sep>unique_id`, so each origin's copy of a series is a series of its own. The future rows
+    stay in the order of `parts`, then of each frame."""
+    histories, futures = [], []
+    for k, (history, future) in enumerate(parts):
+        prefix = f"{k}{ORIGIN_SEPARATOR}"
+        histories.append(history.assign(unique_id=prefix + history["unique_id"].astype(str)))
+        futures.append(future.assign(unique_id=prefix + future["unique_id"].astype(str)))
+    return pd.concat(histories, ignore_index=True), pd.concat(futures, ignore_index=True)
+
+
 def _aligned(pred: pd.DataFrame, future: pd.DataFrame, columns: list[str]) -> list[np.ndarray]:
     merged = future[["unique_id", "ds"]].merge(pred, on=["unique_id", "ds"], how="left")
     return [merged[c].to_numpy(dtype="float64") for c in columns]
@@ -359,7 +407,30 @@ def _seasonal_naive(history: pd.DataFrame, future: pd.DataFrame, season: int) ->
 
     The interval comes from each series' own in-history seasonal errors (10 % / 90 % quantiles),
     so the baseline's quantiles are honest rather than invented.
+
+    All series at once: `history` is each series on a gap-free hourly grid (`regular_history`), so
+    "one season earlier" is a time lookup (a merge) and the seasonal error a per-series shift. The
+    per-series loop this replaced (`_seasonal_naive_by_series`, kept as the tests' reference) cost
+    ~130 ms per call at 76 series, 2.5 s of every training run's baseline backtests.
     """
+    if future.empty:
+        empty = np.empty(0, dtype="float64")
+        return empty, empty.copy(), empty.copy()
+    steps = future.groupby("unique_id", sort=False).cumcount().to_numpy() + 1
+    back = pd.to_timedelta(season * np.ceil(steps / season), unit="h")
+    wanted = pd.DataFrame({"unique_id": future["unique_id"].to_numpy(), "ds": future["ds"].to_numpy() - back})
+    known = history[["unique_id", "ds", "y"]].drop_duplicates(["unique_id", "ds"], keep="last")
+    point = wanted.merge(known, on=["unique_id", "ds"], how="left")["y"].to_numpy(dtype="float64")
+    errors = (history["y"] - history.groupby("unique_id", sort=False)["y"].shift(season)).astype("float64")
+    spread = errors.groupby(history["unique_id"], sort=False).quantile([0.1, 0.9]).unstack()
+    ids = future["unique_id"]
+    low = ids.map(spread[0.1]).fillna(0.0).to_numpy(dtype="float64")
+    high = ids.map(spread[0.9]).fillna(0.0).to_numpy(dtype="float64")
+    return point, point + low, point + high
+
+
+def _seasonal_naive_by_series(history: pd.DataFrame, future: pd.DataFrame, season: int) -> tuple[np.ndarray, ...]:
+    """The per-series reference for `_seasonal_naive` (same numbers, one series at a time)."""
     points, lows, highs = [], [], []
     by_series = dict(tuple(history.groupby("unique_id", sort=False)))
     for uid, group in future.groupby("unique_id", sort=False):

@@ -24,6 +24,7 @@ from energy_training.forecaster_model import (
     mean_point,
     recent_scale,
     regular_history,
+    stack_origins,
     to_model_frame,
 )
 
@@ -195,13 +196,16 @@ def conformal_quantiles(
         models.append(_fit_mlforecast(m, part[part["ds"] <= origins[0]], exog_complete, horizon, seed, threads,
                                       quantiles=False))  # fmt: skip
     exogs = [list(m.exog) for m in members]
+    pairs = [(data[data["ds"] <= o], data[(data["ds"] > o) & (data["ds"] <= o + pd.Timedelta(hours=horizon))])
+             for o in origins]  # fmt: skip
+    steps = [int(future.groupby("unique_id").size().max()) for _, future in pairs]
+    # All origins in one forecast call when they ask for the same steps, each origin's copy of a
+    # series a series of its own (forecaster_model.stack_origins: the numbers of one call per origin).
+    batches = [stack_origins(pairs)] if len(set(steps)) == 1 else [stack_origins([pair]) for pair in pairs]
     errors = []
-    for origin in origins:
-        history = data[data["ds"] <= origin]
-        future = data[(data["ds"] > origin) & (data["ds"] <= origin + pd.Timedelta(hours=horizon))]
-        steps = int(future.groupby("unique_id").size().max())
+    for (history, future), n_steps in zip(batches, steps, strict=False):
         merged = future[["unique_id", "ds", "y"]].copy()
-        merged["point"] = mean_point(models, exogs, history, future, steps)
+        merged["point"] = mean_point(models, exogs, history, future, n_steps)
         merged["step"] = merged.groupby("unique_id").cumcount()
         scale = merged["unique_id"].map(recent_scale(history[["unique_id", "ds", "y"]]))
         merged["error"] = (merged["y"] - merged["point"]) / scale
