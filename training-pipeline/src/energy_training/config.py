@@ -7,6 +7,7 @@ often than the code; declaring them as data keeps the pipeline code about *how*,
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -96,6 +97,10 @@ class Profile:
     models: tuple[ModelConfig, ...]
     tuning: TuningConfig | None
     search_space: dict[str, dict[str, Any]]
+    # Also retrain the current champion's own configuration (read from its registered params)
+    # when it is not among `models`: a scheduled retrain must be able to refresh whatever the
+    # full model search crowned, not only the few candidates it backtests every day.
+    refresh_champion: bool = False
 
     def model(self, name: str) -> ModelConfig:
         for m in self.models:
@@ -234,4 +239,28 @@ def load_profile(name: str = "full", models_path: Path | None = None, search_spa
         if tuning.model not in names:
             raise ConfigError(f"{where}: profile {name!r} tunes unknown model {tuning.model!r}")
     space, _ = _read_yaml(search_space_path, "search_space.yaml")
-    return Profile(name, str(entry.get("description", "")), models, tuning, space)
+    refresh = entry.get("refresh_champion", False)
+    if not isinstance(refresh, bool):
+        raise ConfigError(f"{where}: profile {name!r} refresh_champion must be true or false, got {refresh!r}")
+    return Profile(name, str(entry.get("description", "")), models, tuning, space, refresh)
+
+
+def config_from_params(name: str, params: dict[str, str]) -> ModelConfig:
+    """The ModelConfig a registered version was trained with, from its logged `<name>.<field>`
+    params (JSON values of `ModelConfig.as_dict`), checked like a models.yaml entry.
+
+    Why from the params and not from models.yaml by name: a tuned winner exists in no profile, and
+    one name can mean different settings in two profiles (`smoke` has its own `lightgbm_recursive`).
+    """
+    prefix = f"{name}."
+    raw = {k.removeprefix(prefix): json.loads(v) for k, v in params.items() if k.startswith(prefix)}
+    where = f"registered params of {name!r}"
+    if "family" not in raw:
+        raise ConfigError(f"{where}: no '{prefix}family' param; the version was not registered by this pipeline")
+    raw["name"] = name
+    cfg = _model(raw, where)
+    members = raw.get("members") or []
+    if not members:
+        return cfg
+    resolved = tuple(_model(m, where) for m in members)
+    return _ensemble(cfg, tuple(m.name for m in resolved), resolved, where)

@@ -44,7 +44,7 @@ from energy_core.registry import Lineage, ModelRegistry, ModelVersionInfo
 from energy_core.settings import BacktestSettings, RegistrySettings, TrackingSettings
 from energy_training import dataset, plots, recovery, tracking
 from energy_training.backtest import backtest_model, contract_input, known_until, score_predictor
-from energy_training.config import ModelConfig, Profile, TuningConfig
+from energy_training.config import ConfigError, ModelConfig, Profile, TuningConfig, config_from_params
 from energy_training.forecaster_model import FittedForecaster
 from energy_training.metrics import METRICS, naive_scale, per_horizon, per_series, scorecard
 from energy_training.models import fit_model
@@ -204,11 +204,30 @@ def backtest_candidates(ctx: TrainingRun) -> None:
     """The profile's candidates on the identical protocol; naive 24 always, as the gate's reference."""
     _, protocol = ctx.pinned
     ctx.candidates = list(ctx.profile.models)
+    if ctx.profile.refresh_champion:
+        ctx.candidates.extend(champion_config(ctx.registry, ctx.candidates))
     predictions, ctx.seconds = _backtest_all(ctx.candidates, ctx.frame, protocol, ctx.seed)
     if NAIVE24 not in predictions["model"].unique():
         naive = backtest_model(ModelConfig(NAIVE24, NAIVE24), ctx.frame, protocol, ctx.seed)
         predictions = pd.concat([predictions, naive])
     ctx.predictions = predictions
+
+
+def champion_config(registry: ModelRegistry, candidates: list[ModelConfig]) -> list[ModelConfig]:
+    """The current champion's configuration when no candidate has its name (else nothing), so a
+    `refresh_champion` profile retrains it too. A champion this pipeline did not register (no
+    config params) is logged and left alone: the run goes on with the profile's candidates."""
+    champion = current_champion(registry)
+    name = champion.tags.get("model_config") if champion is not None else None
+    if champion is None or name is None or name in {c.name for c in candidates}:
+        return []
+    try:
+        cfg = config_from_params(name, champion.params)
+    except (ConfigError, ValueError) as exc:
+        log.warning("cannot refresh champion v%d's configuration %r: %s", champion.version, name, exc)
+        return []
+    log.info("refreshing champion v%d's configuration %r beside the profile's candidates", champion.version, name)
+    return [cfg]
 
 
 def tune_candidates(ctx: TrainingRun) -> None:
