@@ -185,3 +185,49 @@ def test_a_late_actual_replaces_the_missing_mark(tmp_path) -> None:  # type: ign
     rows = store.read(MONITORING)
     assert rows["actual_missing"].tolist() == [False]
     assert rows["error_kwh"].tolist() == [10.0]
+
+
+def _scored() -> pd.DataFrame:
+    """Monitoring rows of two series × 3 hours, one hour missing (nulls in every nullable column)."""
+    series = [("DK1", "111"), ("DK2", "111")]
+    preds = predictions([(a, c, T0 + k * H, k + 1, 100.0 + k, 90.0, 130.0) for a, c in series for k in range(3)])
+    acts = actuals([(a, c, T0 + k * H, 100.0) for a, c in series for k in (0, 2)])
+    return forecast_errors(preds, acts, T0 + 2 * H, 6)
+
+
+def test_rows_stored_unchanged_are_dropped_before_the_insert_and_every_change_is_kept() -> None:
+    """Monitor's pre-insert filter: identical rows (nulls equal to nulls) drop out; a change in any
+    single column, of any kind, keeps that row; a key the store lacks is new."""
+    from energy_batch.forecast_errors import changed_since_stored
+
+    rows = _scored()
+    assert rows["actual_missing"].any() and rows["in_interval"].isna().any()  # nulls are compared too
+    assert changed_since_stored(rows, rows.iloc[::-1].reset_index(drop=True)).empty  # order does not matter
+    changes = {
+        "actual_kwh": 101.0, "prediction_q10_kwh": 91.0, "error_kwh": -1.0, "in_interval": False,
+        "actual_missing": not rows.loc[1, "actual_missing"], "model_version": 2, "forecast_made_at": T0 - 5 * H,
+    }  # fmt: skip
+    for column, value in changes.items():
+        stored = rows.copy()
+        stored.loc[1, column] = value
+        assert changed_since_stored(rows, stored).index.tolist() == [1], column
+    assert changed_since_stored(rows, rows.iloc[2:]).index.tolist() == [0, 1]
+    assert changed_since_stored(rows, rows.iloc[:0]).equals(rows)
+
+
+def test_monitor_after_a_revised_actual_rewrites_exactly_the_rows_of_that_hour(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = EmbeddedFeatureStore(tmp_path / "feature_store")
+    series = [("DK1", "111"), ("DK2", "111")]
+    store.insert(PREDICTIONS, predictions([(a, c, T0 + k * H, k + 1, 100.0 + k, 90.0, 130.0) for a, c in series
+                                           for k in range(3)]))  # fmt: skip
+    store.insert(ENERGY_CONSUMPTION, actuals([(a, c, T0 + k * H, 100.0) for a, c in series for k in range(3)]))
+    monitor(store, None, T0 + 2 * H, BatchSettings(), AlertSettings())
+    store.insert(ENERGY_CONSUMPTION, actuals([("DK2", "111", T0, 120.0)]))  # the source revised one value
+
+    monitor(store, None, T0 + 2 * H, BatchSettings(), AlertSettings())
+
+    stored = store.read(MONITORING)
+    acts = store.read(ENERGY_CONSUMPTION)
+    expected = forecast_errors(store.read(PREDICTIONS), acts, T0 + 2 * H, 6)
+    pd.testing.assert_frame_equal(stored.reset_index(drop=True), expected.reset_index(drop=True))
+    assert stored.loc[(stored["area"] == "DK2") & (stored["datetime_utc"] == T0), "error_kwh"].tolist() == [-20.0]

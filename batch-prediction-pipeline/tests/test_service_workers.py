@@ -49,6 +49,21 @@ def test_requests_get_their_replies_and_stop_ends_the_child(tmp_path: Path) -> N
     assert process is not None and process.returncode == 0  # stopped politely, not killed
 
 
+def test_launched_workers_warm_up_together_and_start_waits_for_each_ready_line_once(tmp_path: Path) -> None:
+    """`simulate` launches its three workers, then starts each: the ready line is read by `start`
+    (never taken for a reply), a second `start` or `with` changes nothing, and stop resets it."""
+    workers = [_worker(tmp_path / str(k)) for k in range(2)]
+    for worker in workers:
+        worker.launch()
+        assert worker.startup_s is None
+    for worker in workers:
+        assert worker.start().startup_s is not None
+        with worker:
+            assert worker.start() is worker
+            assert worker.request({"as_of": "2023-01-18T00:00Z"})["as_of"] == "2023-01-18T00:00Z"
+        assert worker.startup_s is None and worker._process is None
+
+
 def test_a_refused_request_raises_step_failed_with_the_workers_reason(tmp_path: Path) -> None:
     with _worker(tmp_path) as worker:
         with pytest.raises(StepFailed, match="EmptySourceWindow: nothing"):

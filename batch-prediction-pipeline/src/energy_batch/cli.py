@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 from types import FrameType
@@ -163,12 +164,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     # (`trainer_thread`), so with --retrain-lag > 1 it trains while the following hours run. This
     # service's own monitor runs in a `batch-prediction-pipeline worker` beside this process, so
     # that it and predict use both cores (two threads of one process share the GIL).
-    with (
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="retrain") as trainer_thread,
-        FeatureWorker(home.path("logs", "feature-pipeline-worker.log")) as features,
-        TrainingWorker(home.path("logs", "training-pipeline-worker.log")) as trainer,
-        MonitorWorker(home.path("logs", "batch-prediction-worker.log")) as monitoring,
-    ):
+    # The three are launched together and then waited for: their start-ups (imports, store) overlap.
+    features = FeatureWorker(home.path("logs", "feature-pipeline-worker.log"))
+    trainer = TrainingWorker(home.path("logs", "training-pipeline-worker.log"))
+    monitoring = MonitorWorker(home.path("logs", "batch-prediction-worker.log"))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="retrain") as trainer_thread, ExitStack() as workers:
+        for worker in (features, trainer, monitoring):
+            workers.callback(worker.stop)  # stopped on the way out, even one launched but never ready
+            worker.launch()
+        for worker in (features, trainer, monitoring):
+            worker.start()
 
         def retrain(hour: pd.Timestamp, adopt_at: pd.Timestamp) -> Future[dict[str, Any]]:
             version = trainer.pin(hour)  # the data are fixed before the next hour is ingested

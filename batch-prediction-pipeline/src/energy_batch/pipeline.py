@@ -27,7 +27,7 @@ from energy_batch.alerts import OVERALL, alert_rows, overall_check
 from energy_batch.champion import Champion
 from energy_batch.cold_start import seasonal_naive_24
 from energy_batch.forecast import check_forecast, run_model, to_predictions
-from energy_batch.forecast_errors import forecast_errors, leaf_rows
+from energy_batch.forecast_errors import changed_since_stored, forecast_errors, leaf_rows
 from energy_batch.health_checks import ReferenceCache, run_checks
 from energy_batch.model_input import SERIES, model_input, read_history
 from energy_batch.model_needs import model_needs
@@ -173,7 +173,10 @@ def monitor(
         rows = forecast_errors(predictions, actuals, as_of, settings.actual_grace_hours)
     leaves = leaf_rows(rows)
     if not rows.empty:
-        store.insert(MONITORING, rows)
+        stored = store.read(MONITORING, start=window_start, end=window_end) if store.exists(MONITORING) else None
+        changed = changed_since_stored(rows, stored) if stored is not None else rows
+        if not changed.empty:
+            store.insert(MONITORING, changed)
     if not leaves.empty:
         store.insert(MONITORING_HOURLY, hourly_aggregates(leaves))
         store.insert(MONITORING_HORIZON, horizon_aggregates(leaves))

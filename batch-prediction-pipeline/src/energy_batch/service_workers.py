@@ -43,23 +43,35 @@ class ServiceWorker:
         self.script = script
         self.log_path = log_path
         self.command = command
-        self.startup_s: float | None = None
+        self.startup_s: float | None = None  # set once the child said it is ready
+        self._launched_at = 0.0
         self._process: subprocess.Popen[str] | None = None
         self._log: IO[str] | None = None
 
-    def start(self) -> Self:
-        """Launch the child and wait for its `ready` line (its imports and store are warm then)."""
+    def launch(self) -> Self:
+        """Launch the child without waiting for it to warm up (`start` waits), so that several
+        workers import their libraries at the same time; a no-op when it is already running."""
+        if self._process is not None:
+            return self
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("a", encoding="utf-8")
-        started = time.perf_counter()
+        self._launched_at = time.perf_counter()
         self._process = subprocess.Popen(
             self.command or [script_path(self.script), "worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True, bufsize=1,
         )  # fmt: skip
+        return self
+
+    def start(self) -> Self:
+        """Launch the child (unless `launch` did) and wait for its `ready` line (its imports and
+        store are warm then)."""
+        self.launch()
+        if self.startup_s is not None:
+            return self
         ready = self._read_reply("start-up")
         if not ready.get("ready"):
             raise StepFailed(f"{self.script} worker did not announce itself ready; it said {ready}")
-        self.startup_s = time.perf_counter() - started
+        self.startup_s = time.perf_counter() - self._launched_at
         log.info("%s worker pid %s ready in %.2f s", self.script, ready.get("pid"), self.startup_s)
         return self
 
@@ -82,6 +94,7 @@ class ServiceWorker:
     def stop(self) -> None:
         """Ask the child to stop, then terminate and kill it if it does not within STOP_TIMEOUT_S."""
         process, self._process = self._process, None
+        self.startup_s = None
         if process is not None:
             try:
                 if process.poll() is None and process.stdin is not None:
@@ -103,7 +116,7 @@ class ServiceWorker:
             self._log = None
 
     def __enter__(self) -> Self:
-        return self.start() if self._process is None else self
+        return self.start()
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
