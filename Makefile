@@ -39,8 +39,8 @@ RETRAIN_EVERY ?= 24h
 # The initial training: the full profile's model search inside a wall-clock budget (models.yaml
 # `pipeline`: tuning gets what 110 s leave, NHITS 100 steps); TRAINING_PROFILE=full runs 25 trials.
 TRAINING_PROFILE ?= pipeline
-# Scheduled retrains inside the simulation: the full profile's recursive LightGBMs, no tuning or NHITS,
-# in a warm `training-pipeline worker`. A retrain as of H serves from H + RETRAIN_LAG, and trains
+# Scheduled retrains inside the simulation: two of the full profile's recursive LightGBMs plus the
+# champion's own configuration, no tuning, in a warm `training-pipeline worker`. A retrain as of H serves from H + RETRAIN_LAG, and trains
 # behind the hours until then (docs/performance.md); RETRAIN_LAG=1h waits for it at once.
 RETRAIN_PROFILE ?= retrain
 RETRAIN_LAG ?= 6h
