@@ -85,12 +85,7 @@ def test_same_seed_and_data_give_identical_lightgbm_forecasts(frame: pd.DataFram
 def test_all_series_seasonal_naive_matches_the_per_series_reference(frame: pd.DataFrame, season: int) -> None:
     """The vectorised baseline gives the per-series loop's numbers: a series too young for one
     season (no point, no errors), horizons past one season, a filled gap and an unsorted future."""
-    from energy_training.forecaster_model import (
-        _seasonal_naive,
-        _seasonal_naive_by_series,
-        split_history_future,
-        to_model_frame,
-    )
+    from energy_training.forecaster_model import _seasonal_naive, split_history_future, to_model_frame
 
     origin = ORIGIN - pd.Timedelta(hours=24)
     inp = contract_input(frame, origin, 48)
@@ -102,3 +97,21 @@ def test_all_series_seasonal_naive_matches_the_per_series_reference(frame: pd.Da
     for got, want in zip(_seasonal_naive(history, future, season), expected, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9, equal_nan=True)
     assert np.isnan(expected[0][future["unique_id"].str.endswith("young").to_numpy()]).any()
+
+
+def _seasonal_naive_by_series(history: pd.DataFrame, future: pd.DataFrame, season: int) -> tuple[np.ndarray, ...]:
+    """The per-series reference for `_seasonal_naive` (same numbers, one series at a time)."""
+    points, lows, highs = [], [], []
+    by_series = dict(tuple(history.groupby("unique_id", sort=False)))
+    for uid, group in future.groupby("unique_id", sort=False):
+        known = by_series[uid].set_index("ds")["y"]
+        steps = np.arange(1, len(group) + 1)
+        back = pd.to_timedelta(season * np.ceil(steps / season), unit="h")
+        point = known.reindex(group["ds"].to_numpy() - back).to_numpy(dtype="float64")
+        errors = (known - known.shift(season)).dropna().to_numpy(dtype="float64")
+        low, high = np.quantile(errors, [0.1, 0.9]) if len(errors) else (0.0, 0.0)
+        points.append(point)
+        lows.append(point + low)
+        highs.append(point + high)
+    # `future` is sorted by unique_id then ds (to_model_frame), so the concatenation lines up.
+    return np.concatenate(points), np.concatenate(lows), np.concatenate(highs)

@@ -201,9 +201,12 @@ def conformal_quantiles(
     steps = [int(future.groupby("unique_id").size().max()) for _, future in pairs]
     # All origins in one forecast call when they ask for the same steps, each origin's copy of a
     # series a series of its own (forecaster_model.stack_origins: the numbers of one call per origin).
-    batches = [stack_origins(pairs)] if len(set(steps)) == 1 else [stack_origins([pair]) for pair in pairs]
+    if len(set(steps)) == 1:
+        batches = [(stack_origins(pairs), steps[0])]
+    else:
+        batches = [(stack_origins([pair]), n) for pair, n in zip(pairs, steps, strict=True)]
     errors = []
-    for (history, future), n_steps in zip(batches, steps, strict=False):
+    for (history, future), n_steps in batches:
         merged = future[["unique_id", "ds", "y"]].copy()
         merged["point"] = mean_point(models, exogs, history, future, n_steps)
         merged["step"] = merged.groupby("unique_id").cumcount()
