@@ -1,10 +1,14 @@
 """Benchmark one simulated hour of operation, in process, with the feature worker warm.
 
 One hour = ingest the new hour (`feature-pipeline worker`, a long-lived child over a pipe, as
-`simulate` drives it), then predict 24 h for every series with the champion (loaded once) in this
-process and monitor in `batch-prediction-pipeline worker` (another long-lived child), side by side
-as `simulate` runs them (`--monitor-thread`: monitor on a thread of this process, as before;
-`--sequential`: predict, then monitor, in this process; both to compare).
+`simulate` drives it), predict 24 h for every series with the champion (loaded once) in this
+process, and monitor in `batch-prediction-pipeline worker` (another long-lived child), as
+`simulate` runs them: monitor H starts after H's ingest, pinned to its table versions, and runs
+beside predict H and the ingest of H + 1; it is joined before monitor H + 1 starts. So an hour's
+wall time is the cycle from one ingest's start to the next (waiting for the previous monitor
+included), and each hour's monitor is done a little later, when it is joined: its latency (ingest
+start → monitor joined) is printed too. `--monitor-thread`: the same lane on a thread of this
+process; `--sequential`: ingest, predict, then monitor, nothing side by side; both to compare.
 The setup builds an ENERGY_HOME through the real console scripts (a backfill up to
 2023-01-17T23:00Z and a `retrain`-profile training: the champion is a LightGBM like production's),
 or copies one given with `--home` (e.g. after `make pipeline`'s first two steps), so the store and
@@ -31,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -92,10 +95,11 @@ def measure(home: Path, hours: int, subprocess_hours: int, mode: str, warm_hours
     from energy_batch import console_scripts
     from energy_batch.champion import ChampionCache
     from energy_batch.health_checks import ReferenceCache
-    from energy_batch.pipeline import monitor, predict
+    from energy_batch.pipeline import ingested_versions, monitor, predict
     from energy_batch.service_workers import FeatureWorker, MonitorWorker
     from energy_batch.settings import BatchSettings
-    from energy_batch.simulation import predict_and_monitor
+    from energy_batch.simulation import MonitorLane, predict_hour
+    from energy_core.compute import child_environment, limit_threads
     from energy_core.feature_store import open_feature_store
     from energy_core.registry import open_registry
     from energy_core.settings import AlertSettings
@@ -106,10 +110,16 @@ def measure(home: Path, hours: int, subprocess_hours: int, mode: str, warm_hours
     references: ReferenceCache = {}
     first = TRAIN_AS_OF + pd.Timedelta(hours=1)
     rows: list[dict[str, float]] = []
-    scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor")
-    monitoring = MonitorWorker(home / "logs" / "batch-prediction-worker.log")
-    step = None if mode != "worker" else lambda hour, champion: monitoring.monitor(hour, champion.version)
-    with FeatureWorker(home / "logs" / "feature-pipeline-worker.log") as worker, scorer:
+    # as `simulate` does: each hourly process caps its DuckDB and Arrow threads (ENERGY_BATCH_HOURLY_THREADS)
+    capped = child_environment(settings.hourly_threads) if settings.hourly_threads else None
+    if settings.hourly_threads:
+        limit_threads(settings.hourly_threads)
+    print(f"threads per hourly process: {settings.hourly_threads or 'uncapped'}", flush=True)
+    monitoring = MonitorWorker(home / "logs" / "batch-prediction-worker.log", env=capped)
+    step = None if mode != "worker" else lambda hour, info, pins: monitoring.monitor(hour, info.version, pins)
+    lane = MonitorLane(store, settings, alerts, None, references, step)
+    started: dict[int, float] = {}
+    with FeatureWorker(home / "logs" / "feature-pipeline-worker.log", env=capped) as worker, lane:
         print(f"feature worker start-up (once): {worker.startup_s:.2f} s", flush=True)
         if mode == "worker":
             monitoring.start()
@@ -120,29 +130,43 @@ def measure(home: Path, hours: int, subprocess_hours: int, mode: str, warm_hours
         for k in range(warm_hours + hours + 1):
             hour = first + pd.Timedelta(hours=k)
             wall, cpu = time.perf_counter(), time.process_time()
+            started[k] = wall
             worker.ingest_hour(hour)
+            versions = ingested_versions(store)
             t_ingest = time.perf_counter()
             champion = champions.current()
+            latency = float("nan")
             if mode == "sequential":
                 predict(store, champion, hour, settings)
                 t_predict = time.perf_counter()
-                monitor(store, champion.info, hour, settings, alerts, None, references)
-            else:  # what `simulate` does: monitor in the worker (or a thread) while predict runs here
-                predict_and_monitor(store, champion, hour, settings, alerts, None, references, None, scorer, step)
-                t_predict = float("nan")
+                monitor(store, champion.info, hour, settings, alerts, None, references, table_versions=versions)
+                t_join = time.perf_counter()
+            else:  # what `simulate` does: join the previous hour's monitor, start this one's, predict
+                lane.join()
+                t_join = time.perf_counter()
+                latency = t_join - started.get(k - 1, float("nan"))
+                lane.start(hour, champion.info, versions)
+                t_predict = time.perf_counter()
+                predict_hour(store, champion, hour, settings, None)
             end, cpu_end = time.perf_counter(), time.process_time()
             if k > warm_hours:
-                rows.append({"ingest": t_ingest - wall, "predict": t_predict - t_ingest, "monitor": end - t_predict,
-                             "predict+monitor": end - t_ingest, "hour": end - wall, "cpu": cpu_end - cpu})  # fmt: skip
+                rows.append({"ingest": t_ingest - wall,
+                             "predict": end - t_predict if mode != "sequential" else t_predict - t_ingest,
+                             "monitor": t_join - t_predict if mode == "sequential" else float("nan"),
+                             "waiting for the previous monitor": t_join - t_ingest if mode != "sequential" else 0.0,
+                             "previous hour's latency (ingest start → monitor joined)": latency,
+                             "hour": end - wall, "cpu": cpu_end - cpu})  # fmt: skip
+        lane.join()
         monitoring.stop()
     table = pd.DataFrame(rows)
     load = os.getloadavg()
     print(f"champion: {champion.label}; machine: {os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f}")
-    for column in ("ingest", "predict", "monitor", "predict+monitor"):
+    for column in table.columns.drop(["hour", "cpu"]):
         if table[column].notna().any():
-            print(f"  {column:<15} median {table[column].median():.3f} s")
-    how = {"sequential": "predict then monitor", "thread": "predict ‖ monitor on a thread",
-           "worker": "predict ‖ monitor in its worker"}[mode]  # fmt: skip
+            print(f"  {column:<55} median {table[column].median():.3f} s")
+    how = {"sequential": "ingest, predict, then monitor",
+           "thread": "monitor one hour behind, on a thread",
+           "worker": "monitor one hour behind, in its worker"}[mode]  # fmt: skip
     print(f"one in-process hour (warm workers, {how}): median {table['hour'].median():.3f} s wall, "
           f"{table['cpu'].median():.3f} s CPU of this process, over {len(table)} hours after {warm_hours} warm-up "
           f"(min {table['hour'].min():.3f}, max {table['hour'].max():.3f})")  # fmt: skip

@@ -15,14 +15,15 @@ import pandas as pd
 import pytest
 
 from energy_batch.champion import load_champion
-from energy_batch.pipeline import monitor, predict
+from energy_batch.pipeline import ingested_versions, monitor, predict
 from energy_batch.service_workers import MonitorWorker
 from energy_batch.settings import BatchSettings
-from energy_batch.simulation import SimulationPlan, parse_every, simulate
+from energy_batch.simulation import MonitorLane, SimulationPlan, parse_every, simulate
 from energy_batch.simulation_state import read_state
+from energy_core.compute import child_environment
 from energy_core.feature_store import FeatureStore
 from energy_core.feature_store.embedded import EmbeddedFeatureStore
-from energy_core.registry import ModelRegistry
+from energy_core.registry import ModelRegistry, ModelVersionInfo
 from energy_core.schemas import (
     ALERTS,
     ENERGY_CONSUMPTION,
@@ -118,7 +119,9 @@ def test_an_interrupted_simulation_resumes_and_ends_with_the_same_rows(
         _run(resumed, registry, state_path, _ingest(resumed, arriving, stop_at=START + pd.Timedelta(hours=2)),
              retrained)
     saved = read_state(state_path)
-    assert saved is not None and saved.completed_through == "2023-01-23T00:00Z" and not saved.finished
+    # hour 1 (00:00) was predicted, but its monitor ran beside hour 2's ingest when Ctrl-C came:
+    # an hour is done once its monitor has joined, so the resumed run starts again at hour 1
+    assert saved is not None and saved.completed_through == "2023-01-22T23:00Z" and not saved.finished
     _run(resumed, registry, state_path, _ingest(resumed, arriving), retrained)
 
     first, second = _tables(straight), _tables(resumed)
@@ -241,8 +244,10 @@ def test_a_retrain_behind_the_hours_serves_from_its_lag_whenever_it_finishes(
         **{h: [old.version] for h in hours[:4]},
         hours[4]: promoted,
     }
-    # while the retrain as of hour 2 ran (hours 2 and 3), the saved progress stayed at hour 1
-    assert [saved[h] for h in hours[2:]] == ["2023-01-23T00:00Z", "2023-01-23T00:00Z", "2023-01-23T00:00Z"]
+    # before hour 2 the saved progress is hour 0 (hour 1's monitor still runs beside hour 2's ingest);
+    # while the retrain as of hour 2 ran (hours 2 and 3), it stayed at hour 1, though hours 2 and 3
+    # were monitored meanwhile
+    assert [saved[h] for h in hours[2:]] == ["2023-01-22T23:00Z", "2023-01-23T00:00Z", "2023-01-23T00:00Z"]
     final = read_state(state_path)
     assert final is not None and final.finished and final.completed_through == "2023-01-23T03:00Z"
 
@@ -254,11 +259,13 @@ def test_monitor_in_its_own_worker_process_writes_the_rows_of_the_in_process_mon
     test's ENERGY_HOME, beside predict H in this process; the tables must equal the in-process run's."""
     shutil.rmtree(energy_env / "feature_store")
     elsewhere = _store_before_window(energy_env / "feature_store")
-    with MonitorWorker(tmp_path / "monitor-worker.log") as worker:
+    with MonitorWorker(tmp_path / "monitor-worker.log", env=child_environment(1)) as worker:  # as the CLI runs it
         simulate(elsewhere, registry, PLAN, tmp_path / "state-a.json", BatchSettings(), AlertSettings(),
                  ingest=_ingest(elsewhere, arriving), retrain=lambda hour, adopt_at: None, progress=False,
-                 monitor_step=lambda hour, champion: worker.monitor(hour, champion.version))  # fmt: skip
-    assert "worker stopping after 5 request(s)" in (tmp_path / "monitor-worker.log").read_text()  # it did monitor
+                 monitor_step=lambda hour, info, pins: worker.monitor(hour, info.version, pins))  # fmt: skip
+    worker_log = (tmp_path / "monitor-worker.log").read_text()
+    assert "worker stopping after 5 request(s)" in worker_log  # it did monitor
+    assert "worker capped at 1 thread(s) per data library (ENERGY_THREADS)" in worker_log
     in_process = _store_before_window(tmp_path / "b" / "feature_store")
     _run(in_process, registry, tmp_path / "state-b.json", _ingest(in_process, arriving), [])
 
@@ -266,3 +273,63 @@ def test_monitor_in_its_own_worker_process_writes_the_rows_of_the_in_process_mon
     assert len(first[MONITORING.name]) > 0
     for name, frame in first.items():
         pd.testing.assert_frame_equal(frame, second[name], obj=name)
+
+
+def test_monitor_pinned_to_its_hours_ingest_ignores_what_the_next_ingest_revises(
+    tmp_path: Path, registry: ModelRegistry, arriving: pd.DataFrame
+) -> None:
+    """simulate monitors hour H while H + 1 is ingested: pinned to the versions H's ingest left, a
+    revision of H's actual that H + 1's ingest brings must not reach monitor H's rows or checks.
+    Unpinned, the same monitor does see it (so the comparison can fail)."""
+    champion, hour = load_champion(registry), START + pd.Timedelta(hours=2)
+    stores = {}
+    for name in ("revised", "alone"):
+        store = stores[name] = _store_before_window(tmp_path / name / "feature_store")
+        ingest = _ingest(store, arriving)
+        for h in PLAN.hours[:3]:
+            ingest(h)
+            predict(store, champion, h, BatchSettings())
+    pins = ingested_versions(stores["revised"])
+    assert set(pins) >= {ENERGY_CONSUMPTION.table_name}
+    revised = arriving[arriving["datetime_utc"] <= hour + pd.Timedelta(hours=1)].copy()
+    first_leaf = revised.index == revised.index[revised["datetime_utc"] == hour][0]  # one leaf's actual at H
+    revised.loc[first_leaf, "energy_consumption_kwh"] *= 1.5
+    stores["revised"].insert(ENERGY_CONSUMPTION, revised[revised["datetime_utc"] >= hour])  # hour H + 1's ingest
+
+    monitor(stores["revised"], champion.info, hour, BatchSettings(), AlertSettings(), None, {}, table_versions=pins)
+    monitor(stores["alone"], champion.info, hour, BatchSettings(), AlertSettings(), None, {})
+    first, second = _tables(stores["revised"]), _tables(stores["alone"])
+    for name, frame in first.items():
+        pd.testing.assert_frame_equal(frame, second[name], obj=name)
+
+    monitor(stores["revised"], champion.info, hour, BatchSettings(), AlertSettings(), None, {})  # unpinned
+    area, consumer = revised.loc[first_leaf, ["area", "consumer_type"]].iloc[0]
+    rows = stores["revised"].read(MONITORING, filters={"area": area, "consumer_type": consumer})
+    seen = rows.loc[rows["datetime_utc"] == hour, "actual_kwh"].unique()
+    assert list(seen) == pytest.approx(list(revised.loc[first_leaf, "energy_consumption_kwh"]))
+
+
+def test_the_monitor_lane_runs_one_hour_at_a_time_and_reraises_its_failure_at_join(tmp_path: Path) -> None:
+    """simulate's lane: a second hour may not queue behind one in flight, a failed monitor stops
+    the caller at the join (not silently later), and only a joined hour counts as done."""
+    calls: list[pd.Timestamp] = []
+
+    def step(hour: pd.Timestamp, champion: object, versions: dict[str, int]) -> None:
+        calls.append(hour)
+        if hour == START + pd.Timedelta(hours=1):
+            raise RuntimeError("monitor worker said: FeatureStoreError")
+
+    store = EmbeddedFeatureStore(tmp_path / "feature_store")
+    info = ModelVersionInfo.__new__(ModelVersionInfo)  # the step never looks at it
+    with MonitorLane(store, BatchSettings(), AlertSettings(), None, {}, step) as lane:
+        lane.start(START, info, {})
+        with pytest.raises(RuntimeError, match="still in flight"):
+            lane.start(START + pd.Timedelta(hours=1), info, {})
+        lane.join()
+        assert lane.done_through == START
+        lane.start(START + pd.Timedelta(hours=1), info, {})
+        with pytest.raises(RuntimeError, match="FeatureStoreError"):
+            lane.join()
+        assert lane.done_through == START
+        lane.join()  # nothing in flight: a no-op
+    assert calls == [START, START + pd.Timedelta(hours=1)]

@@ -64,15 +64,17 @@ def test_bad_requests_and_a_failed_hour_are_answered_and_the_worker_keeps_servin
         {"command": "monitor", "as_of": 17},
         {"command": "monitor", "as_of": when, "champion_version": "3"},
         {"command": "monitor", "as_of": when, "champion_version": 987},  # no such version: the hour fails
+        {"command": "monitor", "as_of": when, "champion_version": None, "table_versions": {"t": "7"}},
         {"command": "monitor", "as_of": when, "champion_version": None},  # no champion: checks skipped
         {"command": "stop"},
         {"command": "monitor", "as_of": when, "champion_version": None},  # after stop: never answered
     )
     assert replies[0]["ready"] is True
-    unreadable, unknown, bad_hour, bad_version, failed, served = replies[1:]
+    unreadable, unknown, bad_hour, bad_version, failed, bad_pins, served = replies[1:]
     assert not unreadable["ok"] and "unreadable request" in str(unreadable["error"])
     assert not unknown["ok"] and "unknown command 'predict'" in str(unknown["error"])
     assert not bad_hour["ok"] and "as_of" in str(bad_hour["error"])
     assert not bad_version["ok"] and "champion_version" in str(bad_version["error"])
     assert not failed["ok"] and failed["as_of"] == when and "987" in str(failed["error"])
+    assert not bad_pins["ok"] and "'table_versions' must map table names to integer versions" in str(bad_pins["error"])
     assert served["ok"] is True and served["as_of"] == when

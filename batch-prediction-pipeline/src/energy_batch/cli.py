@@ -34,6 +34,7 @@ from energy_batch.simulation import SimulationPlan, parse_every, simulate
 from energy_batch.status import gather_status, render
 from energy_batch.webhook import post_alert
 from energy_batch.worker import MonitorContext, main_loop
+from energy_core.compute import child_environment, limit_threads
 from energy_core.feature_store import FeatureStore, FeatureStoreError, open_feature_store
 from energy_core.registry import ModelRegistry, RegistryError, open_registry
 from energy_core.settings import AlertSettings, HomeSettings, SettingsError, load
@@ -165,9 +166,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     # service's own monitor runs in a `batch-prediction-pipeline worker` beside this process, so
     # that it and predict use both cores (two threads of one process share the GIL).
     # The three are launched together and then waited for: their start-ups (imports, store) overlap.
-    features = FeatureWorker(home.path("logs", "feature-pipeline-worker.log"))
+    # The hourly processes (this one, the feature and monitor workers) each cap their data libraries'
+    # threads (ENERGY_BATCH_HOURLY_THREADS, energy_core.compute): three of them share the cores.
+    capped = child_environment(settings.hourly_threads) if settings.hourly_threads else None
+    if settings.hourly_threads:
+        limit_threads(settings.hourly_threads)
+    features = FeatureWorker(home.path("logs", "feature-pipeline-worker.log"), env=capped)
     trainer = TrainingWorker(home.path("logs", "training-pipeline-worker.log"))
-    monitoring = MonitorWorker(home.path("logs", "batch-prediction-worker.log"))
+    monitoring = MonitorWorker(home.path("logs", "batch-prediction-worker.log"), env=capped)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="retrain") as trainer_thread, ExitStack() as workers:
         for worker in (features, trainer, monitoring):
             workers.callback(worker.stop)  # stopped on the way out, even one launched but never ready
@@ -190,7 +196,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             retrain=retrain,
             progress=not args.no_progress,
             predict_report_path=_report_path(),
-            monitor_step=lambda hour, champion: monitoring.monitor(hour, champion.version),
+            monitor_step=lambda hour, champion, versions: monitoring.monitor(hour, champion.version, versions),
         )
     print(render_summary(summary))
     return 0

@@ -51,8 +51,10 @@ def run_checks(
     thresholds: AlertSettings,
     cache: ReferenceCache,
     view: FeatureViewSpec = ENERGY_FORECASTING_VIEW,
+    table_versions: dict[str, int] | None = None,
 ) -> list[Check]:
-    """Drift checks (one per float feature) and the error-ratio check, as of `as_of`."""
+    """Drift checks (one per float feature) and the error-ratio check, as of `as_of`; the drift
+    window's features at `table_versions` when given (see `pipeline.monitor`)."""
     end = (as_of + pd.Timedelta(hours=1)).to_pydatetime()
     if champion is None:
         return [Check("champion", "warn", None, None, "no champion in the registry: nothing to compare")]
@@ -66,7 +68,7 @@ def run_checks(
         )
     else:
         start = (as_of - pd.Timedelta(hours=settings.drift_window_hours - 1)).to_pydatetime()
-        recent = store.read_view(view, start=start, end=end)
+        recent = store.read_view(view, start=start, end=end, table_versions=table_versions)
         drifts = feature_drift(view, reference, recent, settings.min_drift_values)
         version = champion.lineage.training_dataset_version if champion.lineage else None
         checks.extend(drift_checks(drifts, thresholds, version))

@@ -42,10 +42,12 @@ from energy_core.schemas import (
     ALERTS,
     ENERGY_CONSUMPTION,
     ENERGY_CONSUMPTION_TOTALS,
+    ENERGY_FORECASTING_VIEW,
     MONITORING,
     MONITORING_HORIZON,
     MONITORING_HOURLY,
     PREDICTIONS,
+    FeatureViewSpec,
 )
 from energy_core.settings import AlertSettings
 
@@ -155,8 +157,14 @@ def monitor(
     thresholds: AlertSettings,
     post_alert: AlertPoster | None = None,
     reference_cache: ReferenceCache | None = None,
+    table_versions: dict[str, int] | None = None,
 ) -> MonitorResult:
     """Score every forecast whose target hour is in the lookback window, aggregate, check, alert.
+
+    `table_versions` (`ingested_versions` right after the hour's ingest) pins what monitor reads of
+    the feature pipeline's tables (actuals, the drift window's features), so the next hour's ingest
+    may run beside it and change nothing it sees: `simulate` monitors an hour while the next one is
+    ingested and predicted. Without it monitor reads the latest versions.
 
     Parent totals are scored against their bottom-up actuals and stored in `monitoring` like any
     series. The aggregates (and the checks, which read them back) cover leaves only: a total
@@ -166,7 +174,7 @@ def monitor(
     window_start = (as_of - pd.Timedelta(hours=settings.monitor_lookback_hours - 1)).to_pydatetime()
     window_end = (as_of + pd.Timedelta(hours=1)).to_pydatetime()
     predictions = store.read(PREDICTIONS, start=window_start, end=window_end) if store.exists(PREDICTIONS) else None
-    actuals = read_actuals(store, window_start, window_end)
+    actuals = read_actuals(store, window_start, window_end, table_versions)
 
     rows = MONITORING.empty_frame()
     if predictions is not None and not predictions.empty:
@@ -182,7 +190,7 @@ def monitor(
         store.insert(MONITORING_HORIZON, horizon_aggregates(leaves))
 
     cache = reference_cache if reference_cache is not None else {}
-    checks = run_checks(store, champion, as_of, settings, thresholds, cache)
+    checks = run_checks(store, champion, as_of, settings, thresholds, cache, table_versions=table_versions)
     overall = overall_check(checks)
     previous = previous_overall_status(store, as_of)
     store.insert(ALERTS, alert_rows(checks, as_of))
@@ -203,14 +211,30 @@ def monitor(
     )
 
 
-def read_actuals(store: FeatureStore, start: datetime, end: datetime) -> pd.DataFrame:
+def read_actuals(
+    store: FeatureStore, start: datetime, end: datetime, table_versions: dict[str, int] | None = None
+) -> pd.DataFrame:
     """Actuals in [start, end): leaves from `energy_consumption`, parents from
-    `energy_consumption_totals` when the feature pipeline has written it."""
-    leaves = store.read(ENERGY_CONSUMPTION, start=start, end=end)
-    if not store.exists(ENERGY_CONSUMPTION_TOTALS):
+    `energy_consumption_totals` when the feature pipeline has written it (at `table_versions`
+    when given: a table not among them had not been written then)."""
+    pins = table_versions or {}
+    leaves = store.read(ENERGY_CONSUMPTION, start=start, end=end, version=pins.get(ENERGY_CONSUMPTION.table_name))
+    if not store.exists(ENERGY_CONSUMPTION_TOTALS) or (
+        table_versions is not None and ENERGY_CONSUMPTION_TOTALS.table_name not in pins
+    ):
         return leaves
-    totals = store.read(ENERGY_CONSUMPTION_TOTALS, start=start, end=end, columns=list(ENERGY_CONSUMPTION.columns))
+    totals = store.read(ENERGY_CONSUMPTION_TOTALS, start=start, end=end, columns=list(ENERGY_CONSUMPTION.columns),
+                        version=pins.get(ENERGY_CONSUMPTION_TOTALS.table_name))  # fmt: skip
     return pd.concat([leaves, totals], ignore_index=True) if not totals.empty else leaves
+
+
+def ingested_versions(store: FeatureStore, view: FeatureViewSpec = ENERGY_FORECASTING_VIEW) -> dict[str, int]:
+    """The latest versions of the feature pipeline's tables that monitor reads (the actuals and the
+    drift view's groups), to pin with `monitor(..., table_versions=...)`; unwritten ones are left
+    out, so they stay unwritten for that monitor."""
+    groups = [ENERGY_CONSUMPTION, ENERGY_CONSUMPTION_TOTALS, view.spine, *(join.group for join in view.joins)]
+    versions = {group.table_name: store.table_version(group) for group in groups}
+    return {name: version for name, version in versions.items() if version is not None}
 
 
 def previous_overall_status(store: FeatureStore, as_of: pd.Timestamp) -> str | None:

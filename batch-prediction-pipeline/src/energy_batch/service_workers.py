@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -38,11 +39,15 @@ class ServiceWorker:
     including on Ctrl-C or SIGTERM, so an interrupted simulation leaves no orphan.
     """
 
-    def __init__(self, script: str, log_path: Path, command: list[str] | None = None) -> None:
-        """`command` replaces `[<script beside this interpreter>, "worker"]` (tests pass their own)."""
+    def __init__(
+        self, script: str, log_path: Path, command: list[str] | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        """`command` replaces `[<script beside this interpreter>, "worker"]` (tests pass their own);
+        `env` adds to this process's environment for the child (a thread cap, `energy_core.compute`)."""
         self.script = script
         self.log_path = log_path
         self.command = command
+        self.env = env
         self.startup_s: float | None = None  # set once the child said it is ready
         self._launched_at = 0.0
         self._process: subprocess.Popen[str] | None = None
@@ -59,6 +64,7 @@ class ServiceWorker:
         self._process = subprocess.Popen(
             self.command or [script_path(self.script), "worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True, bufsize=1,
+            env={**os.environ, **self.env} if self.env else None,
         )  # fmt: skip
         return self
 
@@ -156,8 +162,8 @@ class ServiceWorker:
 class FeatureWorker(ServiceWorker):
     """`feature-pipeline worker`: ingest one as-of hour per request."""
 
-    def __init__(self, log_path: Path) -> None:
-        super().__init__("feature-pipeline", log_path)
+    def __init__(self, log_path: Path, env: dict[str, str] | None = None) -> None:
+        super().__init__("feature-pipeline", log_path, env=env)
 
     def ingest_hour(self, as_of: pd.Timestamp) -> None:
         """Like `feature-pipeline run --as-of H`, in the warm worker; StepFailed if it fails."""
@@ -202,12 +208,16 @@ class MonitorWorker(ServiceWorker):
     the second core (two threads of one process share the GIL; energy_batch.worker says why).
     """
 
-    def __init__(self, log_path: Path) -> None:
-        super().__init__("batch-prediction-pipeline", log_path)
+    def __init__(self, log_path: Path, env: dict[str, str] | None = None) -> None:
+        super().__init__("batch-prediction-pipeline", log_path, env=env)
 
-    def monitor(self, as_of: pd.Timestamp, champion_version: int | None) -> dict[str, Any]:
-        """Like `monitor(store, <that version's record>, as_of, ...)` in process; StepFailed if it fails."""
-        reply = self.request({"command": "monitor", "as_of": iso(as_of), "champion_version": champion_version})
+    def monitor(
+        self, as_of: pd.Timestamp, champion_version: int | None, table_versions: dict[str, int] | None = None
+    ) -> dict[str, Any]:
+        """Like `monitor(store, <that version's record>, as_of, ..., table_versions=...)` in process;
+        StepFailed if it fails."""
+        reply = self.request({"command": "monitor", "as_of": iso(as_of), "champion_version": champion_version,
+                              "table_versions": table_versions})  # fmt: skip
         log.info("monitored %s in %.3f s: %s rows, status %s", iso(as_of), reply.get("seconds", float("nan")),
                  reply.get("monitored_rows"), reply.get("status"))  # fmt: skip
         return reply

@@ -37,3 +37,7 @@ class BatchSettings(BaseSettings):
     min_drift_values: int = Field(default=50, gt=0, alias="ENERGY_BATCH_MIN_DRIFT_VALUES")
     min_error_count: int = Field(default=100, gt=0, alias="ENERGY_BATCH_MIN_ERROR_COUNT")
     webhook_timeout_s: float = Field(default=5.0, gt=0, alias="ENERGY_BATCH_WEBHOOK_TIMEOUT_S")
+    # `simulate`'s hourly processes (itself, the feature and monitor workers) run side by side, so
+    # each caps its DuckDB and Arrow pools at this many threads (energy_core.compute); the training
+    # worker keeps every core. 0: no cap (the libraries' defaults).
+    hourly_threads: int = Field(default=1, ge=0, alias="ENERGY_BATCH_HOURLY_THREADS")

@@ -6,6 +6,14 @@ promotion). No step is handed anything from after H, so the monitoring history i
 been seen live. Progress is saved after every hour; a rerun resumes at the first incomplete hour
 and, because every step is an idempotent upsert, ends with the same rows as an uninterrupted run.
 
+Monitor runs one hour behind, beside the next hour: monitor H starts once H is ingested, runs while
+H is predicted and H + 1 ingested, and is joined before monitor H + 1 starts (`MonitorLane`). It
+reads the feature tables at the versions H's ingest left (`ingested_versions`), and predict writes
+only target hours after its as-of hour, so its rows are those of a monitor run after predict H
+with nothing else running; an hour counts as done (saved progress) once its monitor has joined.
+Why: on two cores an hour then costs about the longer of ingest + predict and monitor instead of
+ingest + the longer of predict and monitor (docs/performance.md).
+
 A retrain as of H serves from the hour H + `retrain_lag_hours` (1 by default: the next hour). With a
 longer lag the training runs behind the following hours: its data are pinned before the next hour
 is ingested, the hours until H + lag keep the champion they had (the registry's alias is not read
@@ -24,7 +32,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +47,7 @@ from energy_batch.console_scripts import iso
 from energy_batch.exceptions import NoDataAtAsOf
 from energy_batch.forecast_errors import leaf_rows
 from energy_batch.health_checks import ReferenceCache
-from energy_batch.pipeline import AlertPoster, monitor, predict
+from energy_batch.pipeline import AlertPoster, ingested_versions, monitor, predict
 from energy_batch.settings import BatchSettings
 from energy_batch.simulation_state import SimulationState, read_state, with_progress, write_state
 from energy_core.feature_store import FeatureStore
@@ -54,10 +62,11 @@ HourStep = Callable[[pd.Timestamp], None]
 # (the lifecycle's clock). None: done when it returns. A Future: it runs on, its training data
 # already fixed when retrain returns; the simulation waits for it before predicting as of adopt_at.
 RetrainStep = Callable[[pd.Timestamp, pd.Timestamp], "Future[Any] | None"]
-# monitor_step(as_of, champion): monitor as of `as_of` for the champion that forecast the hour,
-# elsewhere (the CLI: this service's own `worker` process, so it runs beside predict on the second
-# core). None: monitor in this process, on a thread.
-MonitorStep = Callable[[pd.Timestamp, ModelVersionInfo], Any]
+# monitor_step(as_of, champion, table_versions): monitor as of `as_of` for the champion that
+# forecast the hour, reading the feature tables at `table_versions`, elsewhere (the CLI: this
+# service's own `worker` process, so it runs beside predict and ingest on the second core).
+# None: monitor in this process, on a thread.
+MonitorStep = Callable[[pd.Timestamp, ModelVersionInfo, dict[str, int]], Any]
 
 
 @dataclass(frozen=True)
@@ -138,7 +147,7 @@ def simulate(
     write_state(state_path, state)  # the pages see "running, k of n" before the first hour ends
     started = time.perf_counter()
     with (
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor") as scorer,
+        MonitorLane(store, settings, thresholds, post_alert, references, monitor_step) as lane,
         tqdm(total=total, initial=done_before, unit="h", desc="simulate", disable=not progress) as bar,
     ):
         pending: tuple[pd.Timestamp, pd.Timestamp, Future[Any]] | None = None  # as of, adopt at, run
@@ -146,25 +155,29 @@ def simulate(
         for done_now, hour in enumerate(todo, start=1):
             bar.set_postfix_str(iso(hour))
             ingest(hour)
+            versions = ingested_versions(store)
+            lane.join()  # the previous hour's monitor ran beside this ingest; its failure stops here
             if pending is not None and hour >= pending[1]:
                 _finish(pending)
                 pending = None
             if pending is None or champion is None:
                 champion = champions.current()
-            predict_and_monitor(store, champion, hour, settings, thresholds, post_alert, references,
-                                predict_report_path, scorer, monitor_step)  # fmt: skip
+            lane.start(hour, champion.info, versions)
+            predict_hour(store, champion, hour, settings, predict_report_path)
             if plan.retrains_at(hour):
                 running = retrain(hour, plan.adopt_at(hour))
                 pending = (hour, plan.adopt_at(hour), running) if running is not None else None
-            durable = hour if pending is None else pending[0] - pd.Timedelta(hours=1)
+            if lane.done_through is not None:  # a retrain in flight holds the progress before its hour
+                behind = pending[0] - pd.Timedelta(hours=1) if pending is not None else lane.done_through
+                state = replace(state, completed_through=iso(min(lane.done_through, behind)))
             pace = (time.perf_counter() - started) / done_now
-            state = with_progress(replace(state, completed_through=iso(durable)), total, done_before + done_now,
-                                  pace, clock())  # fmt: skip
+            state = with_progress(state, total, done_before + done_now, pace, clock())
             write_state(state_path, state)
             bar.update(1)
+        lane.join()
         if pending is not None:
             _finish(pending)
-            state = replace(state, completed_through=iso(todo[-1]))
+        state = replace(state, completed_through=iso(todo[-1])) if todo else state
     summary = simulated_vs_backtest(store, registry, plan)
     write_state(state_path, replace(state, finished=True, summary=summary))
     return summary
@@ -179,39 +192,72 @@ def _finish(pending: tuple[pd.Timestamp, pd.Timestamp, Future[Any]]) -> None:
              time.perf_counter() - waited)  # fmt: skip
 
 
-def predict_and_monitor(
-    store: FeatureStore,
-    champion: Champion,
-    hour: pd.Timestamp,
-    settings: BatchSettings,
-    thresholds: AlertSettings,
-    post_alert: AlertPoster | None,
-    references: ReferenceCache,
-    predict_report_path: Path | None,
-    scorer: Executor,
-    monitor_step: MonitorStep | None = None,
+def predict_hour(
+    store: FeatureStore, champion: Champion, hour: pd.Timestamp, settings: BatchSettings, report_path: Path | None
 ) -> None:
-    """Predict as of `hour` and monitor as of `hour` side by side (monitor on `scorer`'s thread,
-    which with a `monitor_step` only waits for the worker process's reply).
-
-    Why this is safe: monitor scores forecasts whose target hour is at most `hour`, and predict
-    writes only target hours after it, so neither reads what the other writes and the rows are the
-    same as one after the other. Why: on two cores the hour then costs ingest + the longer of the
-    two instead of their sum (docs/performance.md); in-process the two threads share the GIL, so
-    only a `monitor_step` in another process gets that. A missing hour (NoDataAtAsOf) gives no
-    forecast and is logged; monitoring still runs and marks the hour's actuals missing.
-    """
-    if monitor_step is not None:
-        scoring = scorer.submit(monitor_step, hour, champion.info)
-    else:
-        scoring = scorer.submit(monitor, store, champion.info, hour, settings, thresholds, post_alert, references)
+    """Predict as of `hour`; a missing hour (NoDataAtAsOf) gives no forecast and is logged (its
+    monitor still runs and marks the hour's actuals missing)."""
     try:
-        predict(store, champion, hour, settings, predict_report_path)
+        predict(store, champion, hour, settings, report_path)
     except NoDataAtAsOf as exc:
         log.warning("no forecast as of %s: %s", iso(hour), exc)
-    finally:
-        wait([scoring])  # never leave a write running behind an error or a Ctrl-C
-    scoring.result()
+
+
+class MonitorLane:
+    """Monitor, one hour at a time, on a thread of its own (which with a `monitor_step` only waits
+    for the worker process's reply), running beside whatever the caller does next.
+
+    Why it may run beside the next hour: monitor as of H scores forecasts whose target hour is at
+    most H and reads the feature tables at `table_versions` (`ingested_versions` after H's
+    ingest), while predict writes only target hours after its as-of hour and ingest only new table
+    versions; so its rows are those of a monitor run alone. `join` waits for the hour in flight
+    (re-raising its failure); `start` refuses to queue a second hour behind it. In process (no
+    `monitor_step`) the thread shares the GIL, so only a worker process gets the second core.
+    """
+
+    def __init__(
+        self,
+        store: FeatureStore,
+        settings: BatchSettings,
+        thresholds: AlertSettings,
+        post_alert: AlertPoster | None,
+        references: ReferenceCache,
+        monitor_step: MonitorStep | None = None,
+    ) -> None:
+        self._store, self._settings, self._thresholds = store, settings, thresholds
+        self._post_alert, self._references, self._step = post_alert, references, monitor_step
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor")
+        self._in_flight: tuple[pd.Timestamp, Future[Any]] | None = None
+        self.done_through: pd.Timestamp | None = None  # the latest hour whose monitor has joined
+
+    def start(self, hour: pd.Timestamp, champion: ModelVersionInfo, table_versions: dict[str, int]) -> None:
+        if self._in_flight is not None:
+            raise RuntimeError(f"monitor as of {iso(self._in_flight[0])} is still in flight; join it first")
+        if self._step is not None:
+            future = self._thread.submit(self._step, hour, champion, table_versions)
+        else:
+            future = self._thread.submit(monitor, self._store, champion, hour, self._settings, self._thresholds,
+                                         self._post_alert, self._references, table_versions)  # fmt: skip
+        self._in_flight = (hour, future)
+
+    def join(self) -> None:
+        if self._in_flight is None:
+            return
+        hour, future = self._in_flight
+        self._in_flight = None
+        future.result()
+        self.done_through = hour
+
+    def __enter__(self) -> MonitorLane:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # never leave a write running behind an error or a Ctrl-C (its outcome is the caller's
+        # error's business: the hour is not saved as done, a resumed run monitors it again)
+        if self._in_flight is not None:
+            wait([self._in_flight[1]])
+            self._in_flight = None
+        self._thread.shutdown(wait=True)
 
 
 def resume_or_start(saved: SimulationState | None, plan: SimulationPlan) -> SimulationState:

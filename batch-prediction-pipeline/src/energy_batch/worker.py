@@ -11,8 +11,11 @@ It is batch prediction's own entry point (the caller is this service's `simulate
 replies are JSON lines on stdin/stdout, as `feature-pipeline worker` and `training-pipeline worker`:
 
     worker → {"ok": true, "ready": true, "pid": 123}                              once, when warm
-    caller → {"command": "monitor", "as_of": "2023-01-18T00:00Z", "champion_version": 3}
-             (champion_version null: no champion, drift and error checks are skipped)
+    caller → {"command": "monitor", "as_of": "2023-01-18T00:00Z", "champion_version": 3,
+              "table_versions": {"energy_consumption_v1": 812, ...}}
+             (champion_version null: no champion, drift and error checks are skipped;
+              table_versions optional: the feature tables as the hour's ingest left them, so the
+              next hour's ingest may already run, see `pipeline.monitor`)
     worker → {"ok": true, "as_of": "...", "status": "ok", "monitored_rows": 1824, "seconds": 0.31}
           or {"ok": false, "as_of": "...", "error": "FeatureStoreError: ...", "seconds": 0.02}
     caller → {"command": "stop"}  (or closes stdin)                               the worker exits 0
@@ -74,16 +77,22 @@ def handle(request: dict[str, Any], ctx: MonitorContext) -> dict[str, Any]:
     command = request.get("command")
     if command != "monitor":
         return {"ok": False, "error": f"unknown command {command!r}; expected 'monitor' or 'stop'"}
-    raw, version = request.get("as_of"), request.get("champion_version")
+    raw, version, pins = request.get("as_of"), request.get("champion_version"), request.get("table_versions")
     if not isinstance(raw, str):
         return {"ok": False, "error": f"'monitor' needs 'as_of' as an ISO-8601 UTC hour string; got {raw!r}"}
     if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
         return {"ok": False, "as_of": raw, "error": f"'champion_version' must be an integer or null; got {version!r}"}
+    if pins is not None and not (
+        isinstance(pins, dict)
+        and all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in pins.items())
+    ):
+        error = f"'table_versions' must map table names to integer versions, or be null; got {pins!r}"
+        return {"ok": False, "as_of": raw, "error": error}
     started = time.perf_counter()
     try:
         as_of = parse_hour(raw)
         result = monitor(ctx.store, ctx.champion(version), as_of, ctx.settings, ctx.thresholds, ctx.post_alert,
-                         ctx.references)  # fmt: skip
+                         ctx.references, table_versions=pins)  # fmt: skip
     except Exception as exc:  # one failed hour must not take the warm worker down
         log.error("monitor as of %s failed: %s", raw, exc)
         log.debug("%s", traceback.format_exc())

@@ -235,6 +235,15 @@ class DashboardSettings(_Base):
     cache_ttl_s: int = Field(default=60, ge=0, alias="ENERGY_DASHBOARD_CACHE_TTL_S")
 
 
+class ComputeSettings(_Base):
+    """How many threads a process's data libraries may use (`energy_core.compute`)."""
+
+    # Unset: their defaults (DuckDB 2, Arrow one per core). `simulate` runs its hourly processes
+    # (itself, the feature and monitor workers) with 1: three of them share the cores, and each
+    # library sizing its pool to every core oversubscribed them (docs/performance.md).
+    threads: int | None = Field(default=None, ge=1, alias="ENERGY_THREADS")
+
+
 class AlertSettings(_Base):
     """Monitoring thresholds and the optional Slack-compatible webhook."""
 

@@ -53,9 +53,15 @@ def serve(requests: Iterable[str], replies: TextIO, answer: Answer) -> int:
 
 def serve_stdio(warm_up: Callable[[], Answer]) -> int:
     """Serve on this process's stdin/stdout (a CLI's `worker` command): `warm_up` builds the
-    service's state (store, registry, imports) before the ready line; returns the exit code 0."""
+    service's state (store, registry, imports) before the ready line; returns the exit code 0.
+    ENERGY_THREADS, when set, caps the worker's data libraries first (`energy_core.compute`)."""
+    from energy_core.compute import limit_threads_from_settings  # pyarrow and duckdb: not for every importer
+
     replies = sys.stdout
     sys.stdout = sys.stderr
+    threads = limit_threads_from_settings()
+    if threads is not None:
+        log.info("worker capped at %d thread(s) per data library (ENERGY_THREADS)", threads)
     answer = warm_up()
     served = serve(sys.stdin, replies, answer)
     log.info("worker stopping after %d request(s)", served)

@@ -148,7 +148,8 @@ def tune(
             seconds = time.perf_counter() - started
             mlflow.log_params(params)
             mlflow.log_metrics({"tuning_wape": value, "seconds": seconds})
-        with wandb_run(tracking, cfg.name, params, group=group, job_type="tuning_trial") as run:
+        trial_run = wandb_run(tracking, cfg.name, params, group, "tuning_trial", save_requirements=False)
+        with trial_run as run:
             if run is not None:
                 run.log({"tuning_wape": value, "seconds": seconds})
         rows.append({"trial": trial.number, "tuning_wape": value, "seconds": seconds, **params})

@@ -224,14 +224,17 @@ class EmbeddedFeatureStore(FeatureStore):
     def _snapshot(self, group: FeatureGroupSpec, version: int | None = None) -> tuple[int, rel.Source]:
         """A consistent (version, rows) pair to read from. Latest-version reads reuse one
         handle per table, refreshed incrementally under a lock (delta-rs handles are not safe to
-        mutate while another thread uses them); writers always open fresh handles."""
+        mutate while another thread uses them); writers always open fresh handles. A pinned
+        `version` that is still the latest is read the same way, from memory (monitoring pins the
+        versions its hour's ingest left while the next hour's ingest may already be writing, and
+        usually nothing has been committed since); an older one opens a handle of its own."""
         self._prepare(group)
-        if version is not None:
-            dt = self._open(group, version)
-            return int(dt.version()), self._source(group, dt)
         with self._handles_lock:
             handle = self._latest_handle(group)
-            return int(handle.version()), self._source(group, handle, latest=True)
+            if version is None or int(handle.version()) == version:
+                return int(handle.version()), self._source(group, handle, latest=True)
+        dt = self._open(group, version)
+        return int(dt.version()), self._source(group, dt)
 
     def _latest_handle(self, group: FeatureGroupSpec) -> DeltaTable:
         """The shared handle of `group`'s table at its latest version (caller holds _handles_lock).

@@ -341,6 +341,16 @@ def to_arrow(group: FeatureGroupSpec, batch: pd.DataFrame) -> pa.Table:
 
 
 _local = threading.local()
+_duckdb_threads = 2
+
+
+def set_duckdb_threads(threads: int) -> None:
+    """Threads of this process's DuckDB connections from now on (`energy_core.compute`)."""
+    global _duckdb_threads
+    _duckdb_threads = threads
+    con: duckdb.DuckDBPyConnection | None = getattr(_local, "con", None)
+    if con is not None:
+        con.execute(f"SET threads TO {int(threads)}")
 
 
 @contextlib.contextmanager
@@ -353,7 +363,7 @@ def connect(**sources: Source | pd.DataFrame) -> Iterator[duckdb.DuckDBPyConnect
     if con is None:
         con = duckdb.connect()
         con.execute("SET TimeZone='UTC'")
-        con.execute("SET threads TO 2")
+        con.execute(f"SET threads TO {int(_duckdb_threads)}")
         _local.con = con
     try:
         for name, source in sources.items():
