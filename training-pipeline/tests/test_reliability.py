@@ -45,6 +45,28 @@ profiles:
         exog: [local_hour, local_weekday, is_holiday_like]
         params: {n_estimators: 60, learning_rate: 0.1, num_leaves: 15, subsample: 0.8, subsample_freq: 1}
 """
+# The kill test needs runs that register and promote, not a search: the `smoke` profile's
+# LightGBM (it beats naive 24 by the gate's margin; tiny's does not) without NHITS, whose torch
+# import and fit three runs would pay for nothing this test checks.
+QUICK_PROFILE = """
+profiles:
+  quick:
+    description: smoke without NHITS
+    tuning: null
+    models:
+      - {name: seasonal_naive_24, family: seasonal_naive_24}
+      - name: lightgbm_recursive
+        family: lightgbm
+        strategy: recursive
+        lags: [1, 2, 3, 4, 5, 6, 12, 23, 24, 25, 48, 72, 168]
+        lag_transforms:
+          1: [rolling_mean_6, rolling_mean_24]
+          24: [rolling_mean_24, rolling_mean_168, rolling_std_24]
+          168: [rolling_mean_24]
+        exog: [local_hour, local_weekday, is_weekend, is_holiday, is_holiday_like]
+        params: {n_estimators: 200, learning_rate: 0.07, num_leaves: 31, min_child_samples: 20, subsample: 0.8,
+                 subsample_freq: 1, colsample_bytree: 0.8}
+"""
 TINY_SPACE = """
 lightgbm:
   n_estimators: {type: int, low: 30, high: 90, step: 10}
@@ -129,30 +151,32 @@ def test_a_tuned_run_repeated_under_cpu_load_reproduces_every_metric_to_6_decima
     assert (run_tags["tuning_trials_completed"], run_tags["tuning_stopped_by_cap"]) == ("3", "false")
 
 
-@pytest.mark.timeout(1800)  # a hang guard for a backfill and three smoke runs on a loaded 2-core host
+@pytest.mark.timeout(1800)  # a hang guard for a backfill and three training runs on a loaded 2-core host
 def test_runs_killed_after_promotion_and_after_registration_leave_a_readable_scorecard_and_no_ungated_version(
-    make_home: Callable[[str], Path],
+    make_home: Callable[[str], Path], tmp_path: Path
 ) -> None:
     home = make_home("home")
-    smoke = ("training-pipeline", "run", "--profile", "smoke", "--as-of", AS_OF)
+    (tmp_path / "models.yaml").write_text(QUICK_PROFILE)
+    quick = ("training-pipeline", "run", "--profile", "quick", "--as-of", AS_OF,
+             "--config", str(tmp_path / "models.yaml"))
     registry = MlflowModelRegistry(RegistrySettings(ENERGY_HOME=home, MLFLOW_TRACKING_URI=None))
     client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
 
     # 1. killed after its version was promoted: the run stays RUNNING, the scorecard still shows
     #    the champion's table instead of "no finished training run"
-    _cli(home, *smoke, expect=-9, ENERGY_TEST_CRASH_AT="after_gate")
+    _cli(home, *quick, expect=-9, ENERGY_TEST_CRASH_AT="after_gate")
     champion = registry.get(alias=CHAMPION)
     card = _scorecard(home)
     assert card["run_id"] == champion.run_id
     assert "RUNNING" in card["note"] and card["champion_version"] == champion.version
 
     # 2. killed after registering, before the gate: the version carries no gate decision
-    _cli(home, *smoke, expect=-9, ENERGY_TEST_CRASH_AT="after_register")
+    _cli(home, *quick, expect=-9, ENERGY_TEST_CRASH_AT="after_register")
     ungated = registry.list_versions()[0]
     assert GATE_TAG not in ungated.tags and ungated.version != champion.version
 
     # 3. the next start marks both runs FAILED and archives the ungated version
-    _cli(home, *smoke)
+    _cli(home, *quick)
     for run_id in (champion.run_id, ungated.run_id):
         assert run_id is not None
         assert client.get_run(run_id).info.status == "FAILED"

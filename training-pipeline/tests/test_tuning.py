@@ -121,7 +121,8 @@ def test_a_trial_of_a_conformal_model_calibrates_on_one_origin_and_keeps_everyth
 
 def test_the_pipeline_profile_is_the_full_search_inside_a_run_budget() -> None:
     """Its candidates are full's own configurations (NHITS with fewer steps), all of them but the
-    ensemble (three recursive predicts an hour), its tuning full's."""
+    ensemble (three recursive predicts an hour) and the direct LightGBM (the costliest backtest, and
+    worse than seasonal naive on the leaves and the totals), its tuning full's."""
     full, pipeline = load_profile("full"), load_profile("pipeline")
     assert pipeline.tuning is not None and pipeline.tuning.run_budget_s is not None
     assert full.tuning is not None and pipeline.tuning.model == full.tuning.model
@@ -129,7 +130,7 @@ def test_the_pipeline_profile_is_the_full_search_inside_a_run_budget() -> None:
         if model.family != "nhits":
             assert model == full.model(model.name)
     left_out = {m.name for m in full.models} - {m.name for m in pipeline.models}
-    assert left_out == {"lightgbm_ensemble"}
+    assert left_out == {"lightgbm_ensemble", "lightgbm_direct"}
 
 
 def test_a_run_budget_that_is_not_positive_is_refused(tmp_path: Path) -> None:
