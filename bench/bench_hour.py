@@ -99,7 +99,7 @@ def measure(home: Path, hours: int, subprocess_hours: int, mode: str, warm_hours
     from energy_batch.service_workers import FeatureWorker, MonitorWorker
     from energy_batch.settings import BatchSettings
     from energy_batch.simulation import MonitorLane, predict_hour
-    from energy_core.compute import child_environment, limit_threads
+    from energy_core.compute import cap_hourly_processes
     from energy_core.feature_store import open_feature_store
     from energy_core.registry import open_registry
     from energy_core.settings import AlertSettings
@@ -111,9 +111,7 @@ def measure(home: Path, hours: int, subprocess_hours: int, mode: str, warm_hours
     first = TRAIN_AS_OF + pd.Timedelta(hours=1)
     rows: list[dict[str, float]] = []
     # as `simulate` does: each hourly process caps its DuckDB and Arrow threads (ENERGY_BATCH_HOURLY_THREADS)
-    capped = child_environment(settings.hourly_threads) if settings.hourly_threads else None
-    if settings.hourly_threads:
-        limit_threads(settings.hourly_threads)
+    capped = cap_hourly_processes(settings.hourly_threads)
     print(f"threads per hourly process: {settings.hourly_threads or 'uncapped'}", flush=True)
     monitoring = MonitorWorker(home / "logs" / "batch-prediction-worker.log", env=capped)
     step = None if mode != "worker" else lambda hour, info, pins: monitoring.monitor(hour, info.version, pins)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pytest
 
-from energy_core.compute import child_environment, limit_threads, limit_threads_from_settings
+from energy_core.compute import cap_hourly_processes, child_environment, limit_threads, limit_threads_from_settings
 from energy_core.feature_store import relational
 
 
@@ -49,3 +49,12 @@ def test_a_child_gets_the_cap_for_its_openmp_pools_too_and_zero_threads_is_refus
     assert child_environment(1) == {"ENERGY_THREADS": "1", "OMP_NUM_THREADS": "1"}
     with pytest.raises(ValueError, match="at least 1"):
         limit_threads(0)
+
+
+@pytest.mark.usefixtures("restored")
+def test_simulates_cap_applies_here_and_to_the_children_and_zero_caps_nothing() -> None:
+    arrow = pa.cpu_count()
+    assert cap_hourly_processes(0) is None
+    assert pa.cpu_count() == arrow and _duckdb_threads() == 2
+    assert cap_hourly_processes(1) == child_environment(1)
+    assert pa.cpu_count() == 1 and _duckdb_threads() == 1

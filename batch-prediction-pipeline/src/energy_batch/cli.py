@@ -34,7 +34,7 @@ from energy_batch.simulation import SimulationPlan, parse_every, simulate
 from energy_batch.status import gather_status, render
 from energy_batch.webhook import post_alert
 from energy_batch.worker import MonitorContext, main_loop
-from energy_core.compute import child_environment, limit_threads
+from energy_core.compute import cap_hourly_processes
 from energy_core.feature_store import FeatureStore, FeatureStoreError, open_feature_store
 from energy_core.registry import ModelRegistry, RegistryError, open_registry
 from energy_core.settings import AlertSettings, HomeSettings, SettingsError, load
@@ -168,9 +168,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     # The three are launched together and then waited for: their start-ups (imports, store) overlap.
     # The hourly processes (this one, the feature and monitor workers) each cap their data libraries'
     # threads (ENERGY_BATCH_HOURLY_THREADS, energy_core.compute): three of them share the cores.
-    capped = child_environment(settings.hourly_threads) if settings.hourly_threads else None
-    if settings.hourly_threads:
-        limit_threads(settings.hourly_threads)
+    capped = cap_hourly_processes(settings.hourly_threads)
     features = FeatureWorker(home.path("logs", "feature-pipeline-worker.log"), env=capped)
     trainer = TrainingWorker(home.path("logs", "training-pipeline-worker.log"))
     monitoring = MonitorWorker(home.path("logs", "batch-prediction-worker.log"), env=capped)

@@ -233,7 +233,8 @@ def ingested_versions(store: FeatureStore, view: FeatureViewSpec = ENERGY_FORECA
     drift view's groups), to pin with `monitor(..., table_versions=...)`; unwritten ones are left
     out, so they stay unwritten for that monitor."""
     groups = [ENERGY_CONSUMPTION, ENERGY_CONSUMPTION_TOTALS, view.spine, *(join.group for join in view.joins)]
-    versions = {group.table_name: store.table_version(group) for group in groups}
+    unique = {group.table_name: group for group in groups}  # the spine is usually energy_consumption
+    versions = {name: store.table_version(group) for name, group in unique.items()}
     return {name: version for name, version in versions.items() if version is not None}
 
 

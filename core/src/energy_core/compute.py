@@ -3,9 +3,9 @@
 Why: `simulate` runs three hourly processes side by side on two cores (predict in its own process,
 the feature pipeline's and its own monitor worker). DuckDB (2 threads here by default) and Arrow
 (one thread per core) each size their pools for a machine of their own, so the three processes
-oversubscribed the cores; capped at one thread each, the hour went from 0.90 to about 0.71 s
-(bench/bench_hour.py, docs/performance.md). Training keeps the defaults: LightGBM and torch use
-every core they are given.
+oversubscribed the cores; capped at one thread each, the hour went from 0.89 to about 0.71 s on
+one 2-core machine (on a slower one the gain was within noise; bench/bench_hour.py,
+docs/performance.md). Training keeps the defaults: LightGBM and torch use every core they are given.
 """
 
 from __future__ import annotations
@@ -28,6 +28,15 @@ def limit_threads(threads: int) -> None:
         raise ValueError(f"threads must be at least 1; got {threads}")
     pa.set_cpu_count(threads)
     relational.set_duckdb_threads(threads)
+
+
+def cap_hourly_processes(threads: int) -> dict[str, str] | None:
+    """Cap this process at `threads` and return the environment that caps its hourly children the
+    same way; 0 caps nothing and returns None (the libraries' defaults)."""
+    if threads == 0:
+        return None
+    limit_threads(threads)
+    return child_environment(threads)
 
 
 def limit_threads_from_settings() -> int | None:

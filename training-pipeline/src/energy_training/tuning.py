@@ -148,8 +148,7 @@ def tune(
             seconds = time.perf_counter() - started
             mlflow.log_params(params)
             mlflow.log_metrics({"tuning_wape": value, "seconds": seconds})
-        trial_run = wandb_run(tracking, cfg.name, params, group, "tuning_trial", save_requirements=False)
-        with trial_run as run:
+        with wandb_run(tracking, cfg.name, params, group, "tuning_trial", save_requirements=False) as run:
             if run is not None:
                 run.log({"tuning_wape": value, "seconds": seconds})
         rows.append({"trial": trial.number, "tuning_wape": value, "seconds": seconds, **params})
