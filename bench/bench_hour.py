@@ -4,11 +4,13 @@ One hour = ingest the new hour (`feature-pipeline worker`, a long-lived child ov
 `simulate` drives it), predict 24 h for every series with the champion (loaded once) in this
 process, and monitor in `batch-prediction-pipeline worker` (another long-lived child), as
 `simulate` runs them: monitor H starts after H's ingest, pinned to its table versions, and runs
-beside predict H and the ingest of H + 1; it is joined before monitor H + 1 starts. So an hour's
-wall time is the cycle from one ingest's start to the next (waiting for the previous monitor
-included), and each hour's monitor is done a little later, when it is joined: its latency (ingest
-start → monitor joined) is printed too. `--monitor-thread`: the same lane on a thread of this
-process; `--sequential`: ingest, predict, then monitor, nothing side by side; both to compare.
+beside predict H and the ingest of H + 1, which starts as predict H does (predict reads the same
+pinned versions); monitor H is joined before monitor H + 1 starts. So an hour's wall time is the
+cycle from the end of one predict to the next (waiting for the hour's ingest and the previous
+monitor included), and each hour's monitor is done a little later, when it is joined: its latency
+is printed too. `--ingest-in-turn`: ingest H + 1 only after predict H (as before 2026-12-02);
+`--monitor-thread`: the monitor lane on a thread of this process; `--sequential`: ingest, predict,
+then monitor, nothing side by side; all three to compare.
 The setup builds an ENERGY_HOME through the real console scripts (a backfill up to
 2023-01-17T23:00Z and a `retrain`-profile training: the champion is a LightGBM like production's),
 or copies one given with `--home` (e.g. after `make pipeline`'s first two steps), so the store and
@@ -35,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -59,6 +62,8 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="copy this ENERGY_HOME (backfilled to 2023-01-17T23:00Z, trained)")
     parser.add_argument("--sequential", action="store_true", help="predict, then monitor (to compare)")
     parser.add_argument("--monitor-thread", action="store_true", help="monitor on a thread, not the worker")
+    parser.add_argument("--ingest-in-turn", action="store_true",
+                        help="ingest H + 1 after predict H, not beside it (as `simulate` did before; to compare)")
     parser.add_argument("--profile", default="retrain", help="training profile of the setup (default retrain)")
     args = parser.parse_args()
 
@@ -73,7 +78,7 @@ def main() -> None:
             run("feature-pipeline", "backfill", "--start", FIRST_HOUR, "--end", end)
             run("training-pipeline", "run", "--as-of", iso(TRAIN_AS_OF), "--profile", args.profile)
         mode = "sequential" if args.sequential else "thread" if args.monitor_thread else "worker"
-        measure(home, args.hours, args.subprocess_hours, mode, args.warm_hours)
+        measure(home, args.hours, args.subprocess_hours, mode, args.warm_hours, not args.ingest_in_turn)
     finally:
         shutil.rmtree(home.parent, ignore_errors=True)
 
@@ -91,7 +96,9 @@ def iso(ts: pd.Timestamp) -> str:
     return ts.strftime("%Y-%m-%dT%H:%MZ")
 
 
-def measure(home: Path, hours: int, subprocess_hours: int, mode: str, warm_hours: int = 72) -> None:
+def measure(
+    home: Path, hours: int, subprocess_hours: int, mode: str, warm_hours: int = 72, ingest_ahead: bool = True
+) -> None:
     from energy_batch import console_scripts
     from energy_batch.champion import ChampionCache
     from energy_batch.health_checks import ReferenceCache
@@ -125,35 +132,42 @@ def measure(home: Path, hours: int, subprocess_hours: int, mode: str, warm_hours
         # the first hour warms the champion, the reference dataset and every table handle; the warm
         # hours fill monitoring's lookback (48 h of 24-step forecasts), after which monitor scores
         # ~87,000 rows an hour instead of the few hundred of the first hours
-        for k in range(warm_hours + hours + 1):
-            hour = first + pd.Timedelta(hours=k)
-            wall, cpu = time.perf_counter(), time.process_time()
-            started[k] = wall
-            worker.ingest_hour(hour)
-            versions = ingested_versions(store)
-            t_ingest = time.perf_counter()
-            champion = champions.current()
-            latency = float("nan")
-            if mode == "sequential":
-                predict(store, champion, hour, settings)
-                t_predict = time.perf_counter()
-                monitor(store, champion.info, hour, settings, alerts, None, references, table_versions=versions)
-                t_join = time.perf_counter()
-            else:  # what `simulate` does: join the previous hour's monitor, start this one's, predict
-                lane.join()
-                t_join = time.perf_counter()
-                latency = t_join - started.get(k - 1, float("nan"))
-                lane.start(hour, champion.info, versions)
-                t_predict = time.perf_counter()
-                predict_hour(store, champion, hour, settings, None)
-            end, cpu_end = time.perf_counter(), time.process_time()
-            if k > warm_hours:
-                rows.append({"ingest": t_ingest - wall,
-                             "predict": end - t_predict if mode != "sequential" else t_predict - t_ingest,
-                             "monitor": t_join - t_predict if mode == "sequential" else float("nan"),
-                             "waiting for the previous monitor": t_join - t_ingest if mode != "sequential" else 0.0,
-                             "previous hour's latency (ingest start → monitor joined)": latency,
-                             "hour": end - wall, "cpu": cpu_end - cpu})  # fmt: skip
+        ingesting: Future[None] | None = None  # the next hour's ingest, started beside this predict
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as ahead:
+            for k in range(warm_hours + hours + 1):
+                hour = first + pd.Timedelta(hours=k)
+                wall, cpu = time.perf_counter(), time.process_time()
+                started[k] = wall
+                if ingesting is None:
+                    worker.ingest_hour(hour)
+                else:
+                    ingesting.result()
+                versions = ingested_versions(store)
+                t_ingest = time.perf_counter()
+                champion = champions.current()
+                latency = float("nan")
+                if mode == "sequential":
+                    predict(store, champion, hour, settings)
+                    t_predict = time.perf_counter()
+                    monitor(store, champion.info, hour, settings, alerts, None, references, table_versions=versions)
+                    t_join = time.perf_counter()
+                else:  # what `simulate` does: join the previous hour's monitor, start this one's, predict
+                    lane.join()
+                    t_join = time.perf_counter()
+                    latency = t_join - started.get(k - 1, float("nan"))
+                    lane.start(hour, champion.info, versions)
+                    if ingest_ahead and k < warm_hours + hours:
+                        ingesting = ahead.submit(worker.ingest_hour, hour + pd.Timedelta(hours=1))
+                    t_predict = time.perf_counter()
+                    predict_hour(store, champion, hour, settings, None, versions)
+                end, cpu_end = time.perf_counter(), time.process_time()
+                if k > warm_hours:
+                    rows.append({"ingest" if not ingest_ahead else "waiting for this hour's ingest": t_ingest - wall,
+                                 "predict": end - t_predict if mode != "sequential" else t_predict - t_ingest,
+                                 "monitor": t_join - t_predict if mode == "sequential" else float("nan"),
+                                 "waiting for the previous monitor": t_join - t_ingest if mode != "sequential" else 0.0,
+                                 "previous hour's latency (ingest start → monitor joined)": latency,
+                                 "hour": end - wall, "cpu": cpu_end - cpu})  # fmt: skip
         lane.join()
         monitoring.stop()
     table = pd.DataFrame(rows)
@@ -165,6 +179,8 @@ def measure(home: Path, hours: int, subprocess_hours: int, mode: str, warm_hours
     how = {"sequential": "ingest, predict, then monitor",
            "thread": "monitor one hour behind, on a thread",
            "worker": "monitor one hour behind, in its worker"}[mode]  # fmt: skip
+    if ingest_ahead and mode != "sequential":
+        how += ", ingest one hour ahead beside predict"
     print(f"one in-process hour (warm workers, {how}): median {table['hour'].median():.3f} s wall, "
           f"{table['cpu'].median():.3f} s CPU of this process, over {len(table)} hours after {warm_hours} warm-up "
           f"(min {table['hour'].min():.3f}, max {table['hour'].max():.3f})")  # fmt: skip

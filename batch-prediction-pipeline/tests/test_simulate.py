@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from energy_batch.champion import load_champion
+from energy_batch.champion import Champion, load_champion
 from energy_batch.pipeline import ingested_versions, monitor, predict
 from energy_batch.service_workers import MonitorWorker
 from energy_batch.settings import BatchSettings
@@ -137,21 +139,19 @@ def test_the_progress_report_says_hour_k_of_n_with_an_eta_while_the_simulation_r
     """What app-api's /simulation serves to the monitoring page (the clock is fixed by the test)."""
     store = _store_before_window(tmp_path / "feature_store")
     state_path = tmp_path / "state.json"
-    seen: list[tuple[int, int, bool]] = []
-    ingest = _ingest(store, arriving)
-
-    def ingest_and_look(hour: pd.Timestamp) -> None:
-        state = read_state(state_path)
-        assert state is not None
-        seen.append((state.hours_done, state.hours_total, state.eta is not None))
-        ingest(hour)
-
+    seen: list[tuple[int, int, bool] | None] = []
     now = pd.Timestamp("2024-05-01T12:00Z").to_pydatetime()
-    simulate(store, registry, PLAN, state_path, BatchSettings(), AlertSettings(), ingest=ingest_and_look,
-             retrain=lambda hour, adopt_at: None, progress=False, clock=lambda: now)  # fmt: skip
 
-    # before hour k starts, k-1 are done; the pace (hence the ETA) is known after the first hour
-    assert seen == [(0, 5, False), (1, 5, True), (2, 5, True), (3, 5, True), (4, 5, True)]
+    def look_then_tell_the_time() -> datetime:  # called as each hour's progress is about to be saved
+        state = read_state(state_path)
+        seen.append(None if state is None else (state.hours_done, state.hours_total, state.eta is not None))
+        return now
+
+    simulate(store, registry, PLAN, state_path, BatchSettings(), AlertSettings(), ingest=_ingest(store, arriving),
+             retrain=lambda hour, adopt_at: None, progress=False, clock=look_then_tell_the_time)  # fmt: skip
+
+    # while hour k runs, k-1 are done; the pace (hence the ETA) is known after the first hour
+    assert seen == [None, (0, 5, False), (1, 5, True), (2, 5, True), (3, 5, True), (4, 5, True)]
     final = read_state(state_path)
     assert final is not None and (final.hours_done, final.hours_total, final.finished) == (5, 5, True)
     assert final.updated_at == "2024-05-01T12:00:00Z" and final.eta == "2024-05-01T12:00:00Z"  # nothing left
@@ -212,7 +212,7 @@ def test_a_retrain_behind_the_hours_serves_from_its_lag_whenever_it_finishes(
     assert old is not None
     calls: list[tuple[pd.Timestamp, pd.Timestamp]] = []
     running: Future[None] = Future()
-    saved: dict[pd.Timestamp, str | None] = {}
+    saved: list[str | None] = []  # before the run, then as each hour ends: what the previous ones saved
     promoted: list[int] = []
 
     def retrain(hour: pd.Timestamp, adopt_at: pd.Timestamp) -> Future[None] | None:
@@ -223,9 +223,12 @@ def test_a_retrain_behind_the_hours_serves_from_its_lag_whenever_it_finishes(
         promoted.append(register_naive24(registry, store))  # the alias moves now, before adopt_at
         return running
 
-    def ingest(hour: pd.Timestamp) -> None:
+    def progress_then_time() -> datetime:  # called as each hour's progress is about to be saved
         state = read_state(state_path)
-        saved[hour] = state.completed_through if state else None
+        saved.append(state.completed_through if state else None)
+        return datetime.now(UTC)
+
+    def ingest(hour: pd.Timestamp) -> None:
         if hour == START + pd.Timedelta(hours=4):
             assert not running.done()  # nothing joined it yet
             running.set_result(None)  # the retrain ends during the ingest of its adopt_at hour
@@ -233,7 +236,7 @@ def test_a_retrain_behind_the_hours_serves_from_its_lag_whenever_it_finishes(
 
     try:
         simulate(store, registry, plan, state_path, BatchSettings(), AlertSettings(), ingest=ingest,
-                 retrain=retrain, progress=False)  # fmt: skip
+                 retrain=retrain, progress=False, clock=progress_then_time)  # fmt: skip
     finally:
         registry.set_alias(CHAMPION, old.version)
 
@@ -244,10 +247,10 @@ def test_a_retrain_behind_the_hours_serves_from_its_lag_whenever_it_finishes(
         **{h: [old.version] for h in hours[:4]},
         hours[4]: promoted,
     }
-    # before hour 2 the saved progress is hour 0 (hour 1's monitor still runs beside hour 2's ingest);
-    # while the retrain as of hour 2 ran (hours 2 and 3), it stayed at hour 1, though hours 2 and 3
-    # were monitored meanwhile
-    assert [saved[h] for h in hours[2:]] == ["2023-01-22T23:00Z", "2023-01-23T00:00Z", "2023-01-23T00:00Z"]
+    # when hour 2 ends the saved progress is hour 0 (hour 1's monitor ran beside hour 2's ingest and was
+    # joined before monitor 2 started, but hour 1's save came first); while the retrain as of hour 2 ran
+    # (hours 2 and 3), it stayed at hour 1, though hours 2 and 3 were monitored meanwhile
+    assert saved[3:] == ["2023-01-22T23:00Z", "2023-01-23T00:00Z", "2023-01-23T00:00Z"]
     final = read_state(state_path)
     assert final is not None and final.finished and final.completed_through == "2023-01-23T03:00Z"
 
@@ -275,6 +278,28 @@ def test_monitor_in_its_own_worker_process_writes_the_rows_of_the_in_process_mon
         pd.testing.assert_frame_equal(frame, second[name], obj=name)
 
 
+def _next_ingest_revises_hour(
+    tmp_path: Path, arriving: pd.DataFrame, hour: pd.Timestamp, names: tuple[str, str], champion: Champion | None = None
+) -> tuple[dict[str, EmbeddedFeatureStore], dict[str, int], pd.DataFrame]:
+    """Two stores ingested through `hour` (predicting each hour when a champion is given); then the
+    first gets hour + 1's ingest, which also revises one leaf's actual at `hour` (× 1.5). Returns
+    the stores, the first's versions before that ingest, and the revised leaf's row."""
+    stores = {}
+    for name in names:
+        store = stores[name] = _store_before_window(tmp_path / name / "feature_store")
+        ingest = _ingest(store, arriving)
+        for h in PLAN.hours[PLAN.hours <= hour]:
+            ingest(h)
+            if champion is not None:
+                predict(store, champion, h, BatchSettings())
+    pins = ingested_versions(stores[names[0]])
+    revised = arriving[arriving["datetime_utc"].between(hour, hour + pd.Timedelta(hours=1))].copy()
+    first_leaf = revised.index == revised.index[revised["datetime_utc"] == hour][0]
+    revised.loc[first_leaf, "energy_consumption_kwh"] *= 1.5
+    stores[names[0]].insert(ENERGY_CONSUMPTION, revised)  # hour + 1's ingest
+    return stores, pins, revised.loc[first_leaf]
+
+
 def test_monitor_pinned_to_its_hours_ingest_ignores_what_the_next_ingest_revises(
     tmp_path: Path, registry: ModelRegistry, arriving: pd.DataFrame
 ) -> None:
@@ -282,19 +307,8 @@ def test_monitor_pinned_to_its_hours_ingest_ignores_what_the_next_ingest_revises
     revision of H's actual that H + 1's ingest brings must not reach monitor H's rows or checks.
     Unpinned, the same monitor does see it (so the comparison can fail)."""
     champion, hour = load_champion(registry), START + pd.Timedelta(hours=2)
-    stores = {}
-    for name in ("revised", "alone"):
-        store = stores[name] = _store_before_window(tmp_path / name / "feature_store")
-        ingest = _ingest(store, arriving)
-        for h in PLAN.hours[:3]:
-            ingest(h)
-            predict(store, champion, h, BatchSettings())
-    pins = ingested_versions(stores["revised"])
+    stores, pins, leaf = _next_ingest_revises_hour(tmp_path, arriving, hour, ("revised", "alone"), champion)
     assert set(pins) >= {ENERGY_CONSUMPTION.table_name}
-    revised = arriving[arriving["datetime_utc"] <= hour + pd.Timedelta(hours=1)].copy()
-    first_leaf = revised.index == revised.index[revised["datetime_utc"] == hour][0]  # one leaf's actual at H
-    revised.loc[first_leaf, "energy_consumption_kwh"] *= 1.5
-    stores["revised"].insert(ENERGY_CONSUMPTION, revised[revised["datetime_utc"] >= hour])  # hour H + 1's ingest
 
     monitor(stores["revised"], champion.info, hour, BatchSettings(), AlertSettings(), None, {}, table_versions=pins)
     monitor(stores["alone"], champion.info, hour, BatchSettings(), AlertSettings(), None, {})
@@ -303,10 +317,34 @@ def test_monitor_pinned_to_its_hours_ingest_ignores_what_the_next_ingest_revises
         pd.testing.assert_frame_equal(frame, second[name], obj=name)
 
     monitor(stores["revised"], champion.info, hour, BatchSettings(), AlertSettings(), None, {})  # unpinned
-    area, consumer = revised.loc[first_leaf, ["area", "consumer_type"]].iloc[0]
+    area, consumer = leaf[["area", "consumer_type"]].iloc[0]
     rows = stores["revised"].read(MONITORING, filters={"area": area, "consumer_type": consumer})
     seen = rows.loc[rows["datetime_utc"] == hour, "actual_kwh"].unique()
-    assert list(seen) == pytest.approx(list(revised.loc[first_leaf, "energy_consumption_kwh"]))
+    assert list(seen) == pytest.approx(list(leaf["energy_consumption_kwh"]))
+
+
+def test_predict_pinned_to_its_hours_ingest_ignores_what_the_next_ingest_brings(
+    tmp_path: Path, registry: ModelRegistry, arriving: pd.DataFrame
+) -> None:
+    """simulate predicts hour H while H + 1 is ingested: pinned to the versions H's ingest left, what
+    H + 1's ingest brings (its new hour, a revision of H's actual) must not reach predict H's rows,
+    even through a store instance that never saw those versions as the latest (the simulation's
+    process when the feature worker commits first). Unpinned, predict H does see the revision (so
+    the comparison can fail)."""
+    champion, hour = load_champion(registry), START + pd.Timedelta(hours=2)
+    stores, pins, leaf = _next_ingest_revises_hour(tmp_path, arriving, hour, ("ahead", "alone"))
+
+    fresh = EmbeddedFeatureStore(tmp_path / "ahead" / "feature_store")  # nothing of the store in its memory
+    predict(fresh, champion, hour, BatchSettings(), table_versions=pins)
+    predict(stores["alone"], champion, hour, BatchSettings())
+    pinned, alone = fresh.read(PREDICTIONS), stores["alone"].read(PREDICTIONS)
+    pd.testing.assert_frame_equal(pinned.reset_index(drop=True), alone.reset_index(drop=True))
+
+    predict(stores["ahead"], champion, hour, BatchSettings())  # unpinned: reads the revision
+    area, consumer = leaf[["area", "consumer_type"]].iloc[0]
+    now = stores["ahead"].read(PREDICTIONS, filters={"area": area, "consumer_type": consumer})
+    before = alone[(alone["area"] == area) & (alone["consumer_type"] == consumer)]
+    assert not np.allclose(now["prediction_kwh"].to_numpy(), before["prediction_kwh"].to_numpy())
 
 
 def test_the_monitor_lane_runs_one_hour_at_a_time_and_reraises_its_failure_at_join(tmp_path: Path) -> None:

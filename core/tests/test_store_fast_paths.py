@@ -2,7 +2,7 @@
 
 - latest-version rows served from memory (`_cached_rows`): a revision, a new hour, a delete, a
   compaction or another process's write is seen by the next read, and every read equals a read
-  from disk;
+  from disk; a read pinned one version behind the latest is answered from memory too;
 - the as-of join (pandas merge_asof over key codes) equals DuckDB's ASOF LEFT JOIN, the earlier
   implementation, kept here as the reference;
 - a ValidatedBatch is inserted without running the schema again, and nothing else passes for one.
@@ -322,3 +322,47 @@ ENERGY_CONSUMPTION_COPY = FeatureGroupSpec(
     description="another group with the same columns",
     columns=dict(ENERGY_CONSUMPTION.columns),
 )
+
+
+def test_a_read_pinned_one_version_behind_comes_from_memory_and_equals_a_read_from_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hourly jobs read the versions their hour's ingest left while the next ingest (another
+    process) may already have committed: that version is held in memory beside the latest. A much
+    older pin (a training dataset's) is read from disk and does not displace the newest two."""
+    reader, writer = EmbeddedFeatureStore(tmp_path), EmbeddedFeatureStore(tmp_path)
+    writer.insert(ENERGY_CONSUMPTION, consumption(4))
+    pinned = reader.table_version(ENERGY_CONSUMPTION)
+    assert pinned is not None
+    before = reader.read(ENERGY_CONSUMPTION, version=pinned, start=T0)  # still the latest: now in memory
+    revision = consumption(1, start=T0 + timedelta(hours=2), base=500.0)
+    writer.insert(ENERGY_CONSUMPTION, pd.concat([revision, consumption(1, start=T0 + timedelta(hours=4))]))
+    assert reader.read(ENERGY_CONSUMPTION)["energy_consumption_kwh"].max() >= 500.0  # the latest has it
+
+    opened: list[int | None] = []
+    real_open = reader._open
+
+    def counted_open(group: FeatureGroupSpec, version: int | None = None) -> object:
+        opened.append(version)
+        return real_open(group, version)
+
+    monkeypatch.setattr(reader, "_open", counted_open)
+    behind = reader.read(ENERGY_CONSUMPTION, version=pinned)
+
+    assert opened == []  # no handle, no file: the version before the latest is held
+    with monkeypatch.context() as m:
+        m.setattr(embedded_module, "_MEMORY_CACHE_MAX_BYTES", -1)
+        from_disk = EmbeddedFeatureStore(tmp_path).read(ENERGY_CONSUMPTION, version=pinned)
+    pd.testing.assert_frame_equal(behind, from_disk)
+    pd.testing.assert_frame_equal(behind[behind["datetime_utc"] >= pd.Timestamp(T0)].reset_index(drop=True),
+                                  before.reset_index(drop=True))  # fmt: skip
+    assert behind["energy_consumption_kwh"].max() < 500.0
+
+    for h in (5, 6):  # two more versions: the pinned one is now older than both held
+        writer.insert(ENERGY_CONSUMPTION, consumption(1, start=T0 + timedelta(hours=h)))
+    latest = reader.table_version(ENERGY_CONSUMPTION)
+    reader.read(ENERGY_CONSUMPTION)
+    reader.read(ENERGY_CONSUMPTION, version=pinned, end=T0 + timedelta(hours=3))  # a new pinned read: from disk
+    assert pinned in opened
+    held = reader._version_rows[ENERGY_CONSUMPTION.table_name]
+    assert sorted(v for v, _ in held) == [pinned + 1, latest]  # the two newest this reader has built

@@ -22,11 +22,17 @@ SERIES = ["area", "consumer_type"]
 
 
 def read_history(
-    store: FeatureStore, as_of: pd.Timestamp, history_hours: int, view: FeatureViewSpec = ENERGY_FORECASTING_VIEW
+    store: FeatureStore,
+    as_of: pd.Timestamp,
+    history_hours: int,
+    view: FeatureViewSpec = ENERGY_FORECASTING_VIEW,
+    table_versions: dict[str, int] | None = None,
 ) -> pd.DataFrame:
-    """View rows in (as_of - history_hours, as_of]: nothing from after the as-of hour."""
+    """View rows in (as_of - history_hours, as_of]: nothing from after the as-of hour (read at
+    `table_versions` when given)."""
     start = as_of - pd.Timedelta(hours=history_hours - 1)
-    return store.read_view(view, start=start.to_pydatetime(), end=(as_of + pd.Timedelta(hours=1)).to_pydatetime())
+    end = (as_of + pd.Timedelta(hours=1)).to_pydatetime()
+    return store.read_view(view, start=start.to_pydatetime(), end=end, table_versions=table_versions)
 
 
 def series_at(history: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -69,11 +75,14 @@ def model_input(
     as_of: pd.Timestamp,
     horizon_hours: int,
     view: FeatureViewSpec = ENERGY_FORECASTING_VIEW,
+    table_versions: dict[str, int] | None = None,
 ) -> pd.DataFrame:
     """`history` of `series` (label present) followed by their future rows (label null), sorted by
-    series then time: the frame the champion forecasts from."""
+    series then time: the frame the champion forecasts from (the future's features read at
+    `table_versions` when given)."""
     history = history.merge(series[SERIES], on=SERIES, how="inner")
-    future = store.read_view(view, spine=future_spine(series[SERIES], as_of, horizon_hours))
+    spine = future_spine(series[SERIES], as_of, horizon_hours)
+    future = store.read_view(view, spine=spine, table_versions=table_versions)
     label = view.label or "energy_consumption_kwh"
     future[label] = pd.Series(float("nan"), index=future.index, dtype="float64")
     frame = pd.concat([history, future[history.columns]], ignore_index=True)

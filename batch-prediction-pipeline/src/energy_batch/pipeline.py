@@ -49,6 +49,7 @@ from energy_core.schemas import (
     PREDICTIONS,
     FeatureViewSpec,
 )
+from energy_core.schemas import SERIES as SERIES_GROUP
 from energy_core.settings import AlertSettings
 
 log = logging.getLogger(__name__)
@@ -88,17 +89,24 @@ def predict(
     as_of: pd.Timestamp,
     settings: BatchSettings,
     report_path: Path | None = None,
+    table_versions: dict[str, int] | None = None,
 ) -> PredictResult:
     """Forecast the next `horizon_hours` for every catalogue leaf known at `as_of` (champion or
-    cold-start baseline) and their parent totals; store them in one insert; report who got what."""
-    catalogue = read_forecast_catalogue(store, as_of)
+    cold-start baseline) and their parent totals; store them in one insert; report who got what.
+
+    `table_versions` (`ingested_versions` right after the hour's ingest) pins what predict reads of
+    the feature pipeline's tables (catalogue, history, the future's features), so the next hour's
+    ingest may run beside it and change nothing it sees: `simulate` predicts an hour while the
+    next one is ingested. Without it predict reads the latest versions."""
+    catalogue = read_forecast_catalogue(store, as_of, table_versions)
     needs = model_needs(store, champion.info)
-    history = read_history(store, as_of, max(settings.history_hours, needs.history_hours))
+    history_hours = max(settings.history_hours, needs.history_hours)
+    history = read_history(store, as_of, history_hours, table_versions=table_versions)
     plan = plan_series(history, catalogue.leaves_at(as_of), as_of, needs, champion.label)
 
     leaves: list[pd.DataFrame] = []
     if not plan.model.empty:
-        frame = model_input(store, history, plan.model, as_of, settings.horizon_hours)
+        frame = model_input(store, history, plan.model, as_of, settings.horizon_hours, table_versions=table_versions)
         forecast = check_forecast(run_model(champion, frame), plan.model, as_of, settings.horizon_hours)
         leaves.append(to_predictions(forecast, champion, as_of, champion.info.model_family))
     cold_start, not_forecast = list(plan.cold_start), list(plan.not_forecast)
@@ -229,10 +237,11 @@ def read_actuals(
 
 
 def ingested_versions(store: FeatureStore, view: FeatureViewSpec = ENERGY_FORECASTING_VIEW) -> dict[str, int]:
-    """The latest versions of the feature pipeline's tables that monitor reads (the actuals and the
-    drift view's groups), to pin with `monitor(..., table_versions=...)`; unwritten ones are left
-    out, so they stay unwritten for that monitor."""
-    groups = [ENERGY_CONSUMPTION, ENERGY_CONSUMPTION_TOTALS, view.spine, *(join.group for join in view.joins)]
+    """The latest versions of the feature pipeline's tables that predict and monitor read (the
+    series catalogue, the actuals and the view's groups), to pin with `predict(...,
+    table_versions=...)` and `monitor(..., table_versions=...)`; unwritten ones are left out, so
+    they stay unwritten for those reads."""
+    groups = [SERIES_GROUP, ENERGY_CONSUMPTION, ENERGY_CONSUMPTION_TOTALS, view.spine, *(j.group for j in view.joins)]
     unique = {group.table_name: group for group in groups}  # the spine is usually energy_consumption
     versions = {name: store.table_version(group) for name, group in unique.items()}
     return {name: version for name, version in versions.items() if version is not None}

@@ -73,17 +73,23 @@ class Catalogue:
         return cat.loc[known, SERIES].drop_duplicates().sort_values(SERIES).reset_index(drop=True)
 
 
-def read_forecast_catalogue(store: FeatureStore, as_of: pd.Timestamp) -> Catalogue:
-    """The `series` catalogue, or (old store) a leaves-only stand-in from `energy_consumption`."""
-    if store.exists(SERIES_GROUP):
-        return Catalogue(read_catalogue(store), True)
+def read_forecast_catalogue(
+    store: FeatureStore, as_of: pd.Timestamp, table_versions: dict[str, int] | None = None
+) -> Catalogue:
+    """The `series` catalogue, or (old store) a leaves-only stand-in from `energy_consumption`; at
+    `table_versions` when given (a table not among them had not been written then)."""
+    pins = table_versions or {}
+    written = SERIES_GROUP.table_name in pins if table_versions is not None else store.exists(SERIES_GROUP)
+    if written:
+        return Catalogue(read_catalogue(store, pins.get(SERIES_GROUP.table_name)), True)
     log.warning(
         "the series catalogue (feature group %r) has never been written: forecasting the distinct series of %r "
         "instead, without parent totals; run the feature pipeline to build the catalogue",
         SERIES_GROUP.name, ENERGY_CONSUMPTION.name,
     )  # fmt: skip
     end = (as_of + pd.Timedelta(hours=1)).to_pydatetime()
-    seen = store.read(ENERGY_CONSUMPTION, end=end, columns=[*SERIES, "datetime_utc"])
+    seen = store.read(ENERGY_CONSUMPTION, end=end, columns=[*SERIES, "datetime_utc"],
+                      version=pins.get(ENERGY_CONSUMPTION.table_name))  # fmt: skip
     spans = seen.groupby(SERIES, observed=True)["datetime_utc"].agg(["min", "max"]).reset_index()
     frame = pd.DataFrame(
         {

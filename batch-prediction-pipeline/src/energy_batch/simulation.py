@@ -11,8 +11,14 @@ H is predicted and H + 1 ingested, and is joined before monitor H + 1 starts (`M
 reads the feature tables at the versions H's ingest left (`ingested_versions`), and predict writes
 only target hours after its as-of hour, so its rows are those of a monitor run after predict H
 with nothing else running; an hour counts as done (saved progress) once its monitor has joined.
-Why: on two cores an hour then costs about the longer of ingest + predict and monitor instead of
-ingest + the longer of predict and monitor (docs/performance.md).
+
+Ingest runs one hour ahead, beside predict: ingest H + 1 starts (on a thread of this process that
+waits for the feature worker) once H's monitor has started and its retrain, if any, has pinned its
+training data, and predict H reads the feature tables at the same versions as monitor H. So
+predict H sees nothing of H + 1, whatever the two processes' timing, and its rows are those of a
+predict run between ingest H and ingest H + 1; ingest H + 1 is joined before anything reads H + 1.
+Why both: on two cores the three hourly processes (ingest, predict, monitor) then share the
+cores instead of ingest and predict taking turns (docs/performance.md).
 
 A retrain as of H serves from the hour H + `retrain_lag_hours` (1 by default: the next hour). With a
 longer lag the training runs behind the following hours: its data are pinned before the next hour
@@ -148,13 +154,18 @@ def simulate(
     started = time.perf_counter()
     with (
         MonitorLane(store, settings, thresholds, post_alert, references, monitor_step) as lane,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as ingest_lane,  # exit waits for it
         tqdm(total=total, initial=done_before, unit="h", desc="simulate", disable=not progress) as bar,
     ):
         pending: tuple[pd.Timestamp, pd.Timestamp, Future[Any]] | None = None  # as of, adopt at, run
         champion: Champion | None = None
+        ingesting: Future[None] | None = None  # this hour's ingest, started beside the previous predict
         for done_now, hour in enumerate(todo, start=1):
             bar.set_postfix_str(iso(hour))
-            ingest(hour)
+            if ingesting is None:
+                ingest(hour)
+            else:
+                ingesting.result()  # its failure stops here, before anything reads the hour
             versions = ingested_versions(store)
             lane.join()  # the previous hour's monitor ran beside this ingest; its failure stops here
             if pending is not None and hour >= pending[1]:
@@ -163,10 +174,11 @@ def simulate(
             if pending is None or champion is None:
                 champion = champions.current()
             lane.start(hour, champion.info, versions)
-            predict_hour(store, champion, hour, settings, predict_report_path)
-            if plan.retrains_at(hour):
+            if plan.retrains_at(hour):  # before the next ingest starts: its training data are this hour's
                 running = retrain(hour, plan.adopt_at(hour))
                 pending = (hour, plan.adopt_at(hour), running) if running is not None else None
+            ingesting = ingest_lane.submit(ingest, todo[done_now]) if done_now < len(todo) else None
+            predict_hour(store, champion, hour, settings, predict_report_path, versions)
             if lane.done_through is not None:  # a retrain in flight holds the progress before its hour
                 behind = pending[0] - pd.Timedelta(hours=1) if pending is not None else lane.done_through
                 state = replace(state, completed_through=iso(min(lane.done_through, behind)))
@@ -193,12 +205,18 @@ def _finish(pending: tuple[pd.Timestamp, pd.Timestamp, Future[Any]]) -> None:
 
 
 def predict_hour(
-    store: FeatureStore, champion: Champion, hour: pd.Timestamp, settings: BatchSettings, report_path: Path | None
+    store: FeatureStore,
+    champion: Champion,
+    hour: pd.Timestamp,
+    settings: BatchSettings,
+    report_path: Path | None,
+    table_versions: dict[str, int] | None = None,
 ) -> None:
-    """Predict as of `hour`; a missing hour (NoDataAtAsOf) gives no forecast and is logged (its
-    monitor still runs and marks the hour's actuals missing)."""
+    """Predict as of `hour` (reading the feature tables at `table_versions`); a missing hour
+    (NoDataAtAsOf) gives no forecast and is logged (its monitor still runs and marks the hour's
+    actuals missing)."""
     try:
-        predict(store, champion, hour, settings, report_path)
+        predict(store, champion, hour, settings, report_path, table_versions)
     except NoDataAtAsOf as exc:
         log.warning("no forecast as of %s: %s", iso(hour), exc)
 

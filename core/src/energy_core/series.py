@@ -128,11 +128,12 @@ def empty_catalogue() -> pd.DataFrame:
     return SERIES.empty_frame()
 
 
-def read_catalogue(store: FeatureStore) -> pd.DataFrame:
-    """The whole catalogue (empty, with the SERIES columns, before anything was ingested)."""
+def read_catalogue(store: FeatureStore, version: int | None = None) -> pd.DataFrame:
+    """The whole catalogue (empty, with the SERIES columns, before anything was ingested), at table
+    `version` when given (default: latest)."""
     if not store.exists(SERIES):
         return empty_catalogue()
-    return store.read(SERIES)
+    return store.read(SERIES, version=version)
 
 
 def catalogue_update(

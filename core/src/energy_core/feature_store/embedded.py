@@ -21,8 +21,9 @@ This module maps the feature-store concepts onto them:
   in place (no row changes) and otherwise refuses, naming `energy-admin migrate`;
 - writers to one table serialise on an OS file lock (`locks/<table>.lock`), which makes
   concurrent processes safe without relying on Delta's optimistic-concurrency retries;
-- a long-lived instance (the hourly workers) keeps each small table's latest rows in memory, per
-  immutable data file, so a new version costs a read of its new files only (`_cached_rows`), and
+- a long-lived instance (the hourly workers) keeps each small table's two newest versions' rows in
+  memory, per immutable data file, so a new version costs a read of its new files only and a read
+  pinned one version behind (the hourly jobs' while the next ingest commits) none (`_cached_rows`), and
   keeps its handles current with one stat of the next commit file instead of reopening them;
 - training datasets are JSON records of (view, time range, split, pinned table versions): reading
   one re-runs the view at those versions, so it returns identical rows after any later insert.
@@ -80,11 +81,15 @@ _WRITER = WriterProperties(max_row_group_size=32_768, compression="ZSTD")
 # Hourly jobs add one small file per commit; scanning cost grows with the file count, so once this
 # many files accumulate the writer Z-orders the table on its key (same rows, one commit).
 _COMPACT_AFTER_FILES = 24
-# Latest-version rows of a table whose data files total at most this many bytes on disk are kept
+# The newest versions' rows of a table whose data files total at most this many bytes on disk are kept
 # in memory (see `_cached_rows`); larger tables are scanned from disk on every read.
 _MEMORY_CACHE_MAX_BYTES = 16 * 2**20
+# How many of a table's newest versions keep their rows in memory: the latest and the one before,
+# which the hourly jobs read pinned while the next hour's ingest commits (see `_snapshot`).
+_VERSIONS_IN_MEMORY = 2
 # Results of reads at a pinned table version kept in memory (least recently used dropped first).
 _PINNED_READS_KEPT = 8
+_VersionKey = tuple[int, tuple[int, int] | None]  # (table version, identity of its first commit)
 # Format 1: release 1 (no STORE_FORMAT.json; revised tables hold string_view files). Format 2: every
 # file has the declared physical types and each table's schema fingerprint is recorded.
 STORE_FORMAT_VERSION = 2
@@ -171,10 +176,11 @@ class EmbeddedFeatureStore(FeatureStore):
         # (table, version)'s files all carry the declared physical types (files never change).
         self._prepared: set[str] = set()
         self._conforming: dict[tuple[str, int], bool] = {}
-        # In-memory rows of each table's latest version, per data file and concatenated (see
-        # `_cached_rows`): table name -> {file: rows}, and table name -> (version, all rows).
+        # In-memory rows of each table's newest versions, per data file and concatenated (see
+        # `_cached_rows`): table name -> {file: rows} (the files those versions list), and table
+        # name -> {(version, birth): (all rows, the version's files)}, oldest version first.
         self._file_rows: dict[str, dict[str, pa.Table]] = {}
-        self._latest_rows: dict[str, tuple[tuple[int, tuple[int, int] | None], pa.Table]] = {}
+        self._version_rows: dict[str, dict[_VersionKey, tuple[pa.Table, tuple[str, ...]]]] = {}
         self._rows_lock = threading.Lock()
         self._pinned_reads: OrderedDict[tuple[Any, ...], pd.DataFrame] = OrderedDict()
 
@@ -225,16 +231,24 @@ class EmbeddedFeatureStore(FeatureStore):
         """A consistent (version, rows) pair to read from. Latest-version reads reuse one
         handle per table, refreshed incrementally under a lock (delta-rs handles are not safe to
         mutate while another thread uses them); writers always open fresh handles. A pinned
-        `version` that is still the latest is read the same way, from memory (monitoring pins the
-        versions its hour's ingest left while the next hour's ingest may already be writing, and
-        usually nothing has been committed since); an older one opens a handle of its own."""
+        `version` that is still the latest is read the same way, from memory. An older one opens
+        a handle of its own; it is read from memory too when it is no older than the versions held
+        there (`_cached_rows`): the hourly jobs pin the versions their hour's ingest left while the
+        next hour's ingest may already have committed, so they read the version before the latest.
+        Older ones (a training dataset's pins) are scanned from disk and leave the memory alone."""
         self._prepare(group)
         with self._handles_lock:
             handle = self._latest_handle(group)
             if version is None or int(handle.version()) == version:
-                return int(handle.version()), self._source(group, handle, latest=True)
+                return int(handle.version()), self._source(group, handle, cache=True)
+        key = (version, self._birth(group))
+        with self._rows_lock:
+            held = self._version_rows.get(group.table_name, {})
+            if key in held:
+                return version, held[key][0]
+            recent = len(held) < _VERSIONS_IN_MEMORY or any(version > v for v, _ in held)
         dt = self._open(group, version)
-        return int(dt.version()), self._source(group, dt)
+        return int(dt.version()), self._source(group, dt, cache=recent)
 
     def _latest_handle(self, group: FeatureGroupSpec) -> DeltaTable:
         """The shared handle of `group`'s table at its latest version (caller holds _handles_lock).
@@ -280,12 +294,12 @@ class EmbeddedFeatureStore(FeatureStore):
         yield handle
         self._writer_handles[group.table_name] = (handle, birth)  # not reached when the write raised
 
-    def _source(self, group: FeatureGroupSpec, dt: DeltaTable, latest: bool = False) -> rel.Source:
+    def _source(self, group: FeatureGroupSpec, dt: DeltaTable, cache: bool = False) -> rel.Source:
         """The table's rows as a lazily scanned dataset when every file has the declared types
         (filters are pushed down), else materialised and cast to them, so no read (pyarrow filter or
-        DuckDB scan) ever depends on which operation or release wrote a file. `latest`: `dt` is the
-        table's latest version, whose rows may come from memory (`_cached_rows`)."""
-        if latest:
+        DuckDB scan) ever depends on which operation or release wrote a file. `cache`: `dt` is one
+        of the table's newest versions, whose rows may come from memory (`_cached_rows`)."""
+        if cache:
             cached = self._cached_rows(group, dt)
             if cached is not None:
                 return cached
@@ -300,18 +314,20 @@ class EmbeddedFeatureStore(FeatureStore):
         Why it is exact: a Delta version's rows are the rows of the data files its log lists, and a
         data file is immutable and uniquely named (a revision or compaction writes new files and
         removes old ones from the log). So each file is read from disk once, a new version reads
-        only its new files, and the files a version no longer lists are dropped. Only plain tables
-        qualify (reader protocol 1: no deletion vectors or column mapping; no partition columns,
-        whose values live in paths) of at most _MEMORY_CACHE_MAX_BYTES on local disk."""
-        version = (int(dt.version()), self._birth(group))  # a restored table may repeat version numbers
+        only its new files, and files no held version lists are dropped. The newest
+        `_VERSIONS_IN_MEMORY` versions are held (two copies at most: the latest and the one the
+        hourly jobs may still read pinned). Only plain tables qualify (reader protocol 1: no
+        deletion vectors or column mapping; no partition columns, whose values live in paths) of at
+        most _MEMORY_CACHE_MAX_BYTES on local disk."""
+        key = (int(dt.version()), self._birth(group))  # a restored table may repeat version numbers
         name = group.table_name
         with self._rows_lock:
-            hit = self._latest_rows.get(name)
-            if hit is not None and hit[0] == version:
-                return hit[1]
+            hit = self._version_rows.get(name, {}).get(key)
+            if hit is not None:
+                return hit[0]
         if dt.protocol().min_reader_version > 1 or dt.metadata().partition_columns:
             return None
-        uris = dt.file_uris()
+        uris = tuple(dt.file_uris())
         try:
             if any("://" in uri for uri in uris) or sum(Path(u).stat().st_size for u in uris) > _MEMORY_CACHE_MAX_BYTES:
                 return None
@@ -322,11 +338,15 @@ class EmbeddedFeatureStore(FeatureStore):
             files = {uri: known[uri] if uri in known else rel.conform(pq.read_table(uri), group) for uri in uris}
             rows = pa.concat_tables(files.values()).combine_chunks() if files else rel.arrow_schema(group).empty_table()
             offset = 0
-            for uri, part in files.items():  # each file's rows as a view into `rows`: held once in memory
+            for uri, part in files.items():  # each file's rows as a view into `rows`: one copy per version
                 files[uri] = rows.slice(offset, part.num_rows)
                 offset += part.num_rows
-            self._file_rows[name] = files
-            self._latest_rows[name] = (version, rows)
+            held = {k: v for k, v in self._version_rows.get(name, {}).items() if k[1] == key[1]}
+            held[key] = (rows, uris)
+            held = dict(sorted(held.items(), key=lambda item: item[0][0])[-_VERSIONS_IN_MEMORY:])
+            self._version_rows[name] = held
+            listed = {uri for _, version_uris in held.values() for uri in version_uris}
+            self._file_rows[name] = {uri: part for uri, part in {**known, **files}.items() if uri in listed}
         return rows
 
     def _conforms(self, group: FeatureGroupSpec, dt: DeltaTable, logical: pa.Schema) -> bool:
@@ -554,7 +574,7 @@ class EmbeddedFeatureStore(FeatureStore):
         if hi is not None:
             parts.append(et <= rel.to_utc(hi) if end_inclusive else et < rel.to_utc(hi))
         expr = parts[0] & parts[1] if len(parts) == 2 else (parts[0] if parts else None)
-        source = self._source(group, dt, latest=True)
+        source = self._source(group, dt, cache=True)
         dataset = source if isinstance(source, ds.Dataset) else ds.dataset(source)
         return rel.conform(dataset.to_table(filter=expr), group)
 
