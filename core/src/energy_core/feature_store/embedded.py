@@ -232,22 +232,23 @@ class EmbeddedFeatureStore(FeatureStore):
         handle per table, refreshed incrementally under a lock (delta-rs handles are not safe to
         mutate while another thread uses them); writers always open fresh handles. A pinned
         `version` that is still the latest is read the same way, from memory. An older one opens
-        a handle of its own; it is read from memory too when it is no older than the versions held
-        there (`_cached_rows`): the hourly jobs pin the versions their hour's ingest left while the
-        next hour's ingest may already have committed, so they read the version before the latest.
-        Older ones (a training dataset's pins) are scanned from disk and leave the memory alone."""
+        a handle of its own; it is read from memory too when it is one of the newest
+        `_VERSIONS_IN_MEMORY` versions (`_cached_rows`): the hourly jobs pin the versions their
+        hour's ingest left while the next hour's ingest may already have committed, so they read the
+        version before the latest. Older ones (a training dataset's pins) are scanned from disk and
+        leave the memory alone."""
         self._prepare(group)
         with self._handles_lock:
             handle = self._latest_handle(group)
-            if version is None or int(handle.version()) == version:
-                return int(handle.version()), self._source(group, handle, cache=True)
-        key = (version, self._birth(group))
+            latest = int(handle.version())
+            if version is None or latest == version:
+                return latest, self._source(group, handle, cache=True)
         with self._rows_lock:
-            held = self._version_rows.get(group.table_name, {})
-            if key in held:
-                return version, held[key][0]
-            recent = len(held) < _VERSIONS_IN_MEMORY or any(version > v for v, _ in held)
+            hit = self._version_rows.get(group.table_name, {}).get((version, self._birth(group)))
+        if hit is not None:
+            return version, hit[0]
         dt = self._open(group, version)
+        recent = version > latest - _VERSIONS_IN_MEMORY  # one of the versions memory holds
         return int(dt.version()), self._source(group, dt, cache=recent)
 
     def _latest_handle(self, group: FeatureGroupSpec) -> DeltaTable:
