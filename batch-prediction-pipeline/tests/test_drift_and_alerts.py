@@ -184,3 +184,42 @@ def test_a_dead_webhook_never_fails_monitoring(store: FeatureStore, registry: Mo
 
     assert result.status == "alert" and result.alert_posted is False
     assert store.read(ALERTS, filters={"check_name": "overall"})["status"].tolist() == ["alert"]
+
+
+def test_the_error_check_from_monitors_own_rows_equals_the_one_read_back_from_the_store(
+    store: FeatureStore, registry: ModelRegistry
+) -> None:
+    """Monitor hands run_checks the leaf rows it has just stored instead of a read-back: both must
+    give the same checks (and a window the rows do not cover is still read from the store)."""
+    from energy_batch.forecast_errors import leaf_rows
+    from energy_batch.health_checks import ScoredLeaves, run_checks
+    from energy_core.schemas import MONITORING, PREDICTIONS, UTC_DTYPE
+
+    window = store.read(ENERGY_CONSUMPTION, start=(AS_OF - pd.Timedelta(hours=30)).to_pydatetime(),
+                        end=(AS_OF + pd.Timedelta(hours=1)).to_pydatetime())  # fmt: skip
+    preds = window[["area", "consumer_type", "datetime_utc"]].copy()
+    preds["hours_ahead"] = 1
+    preds["forecast_made_at"] = (preds["datetime_utc"] - pd.Timedelta(hours=1)).astype(UTC_DTYPE)
+    noise = np.random.default_rng(3).normal(1.0, 0.1, len(window))
+    preds["prediction_kwh"] = window["energy_consumption_kwh"].to_numpy() * noise
+    preds["prediction_q10_kwh"] = preds["prediction_kwh"] * 0.9
+    preds["prediction_q90_kwh"] = preds["prediction_kwh"] * 1.1
+    preds["model_name"] = pd.Series("m", index=preds.index, dtype="string")
+    preds["model_version"] = 1
+    preds["model_family"] = pd.Series("lightgbm", index=preds.index, dtype="string")
+    store.insert(PREDICTIONS, preds[list(PREDICTIONS.columns)])
+    champion = champion_info(registry)
+    settings = BatchSettings()
+    monitor(store, champion, AS_OF, settings, THRESHOLDS)
+
+    start = AS_OF - pd.Timedelta(hours=settings.monitor_lookback_hours - 1)
+    rows = leaf_rows(store.read(MONITORING, start=start.to_pydatetime()))
+    assert len(rows) > 100  # enough known rows for the error check to grade
+    cache: dict[tuple[str, int], pd.DataFrame] = {}
+    read_back = run_checks(store, champion, AS_OF, settings, THRESHOLDS, cache)
+    handed = run_checks(store, champion, AS_OF, settings, THRESHOLDS, cache, scored=ScoredLeaves(rows, start))
+    assert handed == read_back
+    errors = [c for c in handed if c.name == "error_ratio:wape"]
+    assert errors and errors[0].value is not None
+    too_short = ScoredLeaves(rows.iloc[:0], AS_OF)  # covers only the as-of hour: the store is read
+    assert run_checks(store, champion, AS_OF, settings, THRESHOLDS, cache, scored=too_short) == read_back

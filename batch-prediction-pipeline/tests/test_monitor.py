@@ -231,3 +231,52 @@ def test_monitor_after_a_revised_actual_rewrites_exactly_the_rows_of_that_hour(t
     expected = forecast_errors(store.read(PREDICTIONS), acts, T0 + 2 * H, 6)
     pd.testing.assert_frame_equal(stored.reset_index(drop=True), expected.reset_index(drop=True))
     assert stored.loc[(stored["area"] == "DK2") & (stored["datetime_utc"] == T0), "error_kwh"].tolist() == [-20.0]
+
+
+def test_aggregates_equal_a_full_recompute_after_new_hours_a_revision_and_a_crash_between_the_writes(
+    tmp_path, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    """Monitor re-aggregates only the hours with a changed row, and writes aggregates before rows:
+    the stored aggregates must still equal a recompute over every stored row, hour after hour, after
+    a revised actual, and after a run that died between the aggregate and the row writes."""
+    store = EmbeddedFeatureStore(tmp_path / "feature_store")
+    series = [("DK1", "111"), ("DK2", "111")]
+    store.insert(PREDICTIONS, predictions(
+        [(a, c, T0 + k * H, h, 100.0 + k + h, 90.0, 130.0) for a, c in series for k in range(6) for h in (1, 2)]
+    ))  # fmt: skip
+    store.insert(ENERGY_CONSUMPTION, actuals([(a, c, T0 + k * H, 100.0 + k) for a, c in series for k in range(6)]))
+
+    def assert_aggregates_recomputed() -> None:
+        rows = store.read(MONITORING)
+        for group, aggregate in ((MONITORING_HOURLY, hourly_aggregates), (MONITORING_HORIZON, horizon_aggregates)):
+            key = list(group.key)
+            stored = store.read(group).sort_values(key).reset_index(drop=True)
+            expected = aggregate(rows).sort_values(key).reset_index(drop=True)
+            pd.testing.assert_frame_equal(stored, expected, check_like=True)
+
+    for k in range(4):
+        monitor(store, None, T0 + k * H, BatchSettings(), AlertSettings())
+        assert_aggregates_recomputed()
+    store.insert(ENERGY_CONSUMPTION, actuals([("DK2", "111", T0 + H, 150.0)]))  # a revision of an old hour
+    monitor(store, None, T0 + 3 * H, BatchSettings(), AlertSettings())
+    assert_aggregates_recomputed()
+    assert store.read(MONITORING_HOURLY).set_index("datetime_utc").loc[T0 + H, "count"] == 4
+
+    insert = store.insert
+    written: list[str] = []
+
+    def dies_after_the_first_write(group, frame, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if group in (MONITORING, MONITORING_HOURLY, MONITORING_HORIZON):
+            if written:  # whichever of the three monitor writes first has committed
+                raise RuntimeError("killed between the aggregate and the row writes")
+            written.append(group.name)
+        return insert(group, frame, *args, **kwargs)
+
+    store.insert(ENERGY_CONSUMPTION, actuals([("DK1", "111", T0 + 2 * H, 50.0)]))
+    monkeypatch.setattr(store, "insert", dies_after_the_first_write)
+    with pytest.raises(RuntimeError, match="killed"):
+        monitor(store, None, T0 + 4 * H, BatchSettings(), AlertSettings())
+    monkeypatch.setattr(store, "insert", insert)
+    monitor(store, None, T0 + 4 * H, BatchSettings(), AlertSettings())
+    assert_aggregates_recomputed()
+    assert len(store.read(MONITORING_HOURLY)) == 5

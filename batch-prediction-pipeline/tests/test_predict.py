@@ -110,3 +110,26 @@ def test_a_forecast_missing_hours_is_rejected_and_nothing_is_written(
     with pytest.raises(ModelOutputError, match="lacks 76 of 1824"):
         predict(store, broken, AS_OF, SETTINGS)
     assert not store.exists(PREDICTIONS)
+
+
+def test_series_summary_gives_each_series_its_as_of_row_last_hour_and_first_labelled_hour() -> None:
+    """The per-series facts predict routes by, from one groupby: a leading null label does not count
+    as history, a series whose last row is before the as-of hour is not at it, and a series that
+    has only null labels has no first known hour (and is still at the as-of hour if it has a row)."""
+    from energy_batch.model_input import series_at, series_summary
+
+    t = pd.date_range("2023-01-10T00:00Z", periods=4, freq="h").as_unit("us")
+    history = pd.DataFrame({
+        "area": pd.Series(["DK1"] * 4 + ["DK2"] * 3 + ["DK2"] * 2, dtype="string"),
+        "consumer_type": pd.Series(["a"] * 4 + ["b"] * 3 + ["c"] * 2, dtype="string"),
+        "datetime_utc": [*t, *t[:3], *t[2:]],
+        "energy_consumption_kwh": [None, 1.0, 2.0, 3.0, 1.0, 1.0, 1.0, None, None],
+    })  # fmt: skip
+    summary = series_summary(history, t[3])
+    assert summary[["area", "consumer_type"]].astype(str).values.tolist() == [["DK1", "a"], ["DK2", "b"], ["DK2", "c"]]
+    assert summary["at_as_of"].tolist() == [True, False, True]
+    assert summary["latest"].tolist() == [t[3], t[2], t[3]]
+    assert summary["first_known"].iloc[:2].tolist() == [t[1], t[0]] and pd.isna(summary["first_known"].iloc[2])
+    assert series_at(summary, t[3]).astype(str).values.tolist() == [["DK1", "a"], ["DK2", "c"]]
+    with pytest.raises(NoDataAtAsOf, match="latest in the window"):
+        series_at(series_summary(history, t[3] + pd.Timedelta(hours=1)), t[3] + pd.Timedelta(hours=1))

@@ -8,6 +8,7 @@ whatever the store holds today. Re-reading it costs a view materialisation, henc
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -24,6 +25,14 @@ from energy_core.settings import AlertSettings
 log = logging.getLogger(__name__)
 
 ReferenceCache = dict[tuple[str, int], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class ScoredLeaves:
+    """Leaf monitoring rows of every target hour from `first_hour` to the as-of hour, as stored."""
+
+    rows: pd.DataFrame
+    first_hour: pd.Timestamp
 
 
 def training_reference(
@@ -52,9 +61,14 @@ def run_checks(
     cache: ReferenceCache,
     view: FeatureViewSpec = ENERGY_FORECASTING_VIEW,
     table_versions: dict[str, int] | None = None,
+    scored: ScoredLeaves | None = None,
 ) -> list[Check]:
     """Drift checks (one per float feature) and the error-ratio check, as of `as_of`; the drift
-    window's features at `table_versions` when given (see `pipeline.monitor`)."""
+    window's features at `table_versions` when given (see `pipeline.monitor`).
+
+    `scored`: the leaf monitoring rows monitor has just computed and stored, with the first target
+    hour they cover. When they cover the error window, the error check takes its rows from them
+    instead of reading back what was just written (they are the stored rows of those hours)."""
     end = (as_of + pd.Timedelta(hours=1)).to_pydatetime()
     if champion is None:
         return [Check("champion", "warn", None, None, "no champion in the registry: nothing to compare")]
@@ -73,9 +87,16 @@ def run_checks(
         version = champion.lineage.training_dataset_version if champion.lineage else None
         checks.extend(drift_checks(drifts, thresholds, version))
 
-    start = (as_of - pd.Timedelta(hours=settings.error_window_hours - 1)).to_pydatetime()
+    start = as_of - pd.Timedelta(hours=settings.error_window_hours - 1)
     # leaves only, like the backtest it is compared with (totals would count every kWh again)
-    recent_errors = leaf_rows(store.read(MONITORING, start=start, end=end)) if store.exists(MONITORING) else None
+    recent_errors: pd.DataFrame | None
+    if scored is not None and scored.first_hour <= start:
+        rows = scored.rows
+        recent_errors = rows[(rows["datetime_utc"] >= start) & (rows["datetime_utc"] < end)]
+    elif store.exists(MONITORING):
+        recent_errors = leaf_rows(store.read(MONITORING, start=start.to_pydatetime(), end=end))
+    else:
+        recent_errors = None
     known = 0 if recent_errors is None else int((~recent_errors["actual_missing"]).sum())
     recent_wape = None if recent_errors is None else wape(recent_errors)
     checks.append(

@@ -28,7 +28,7 @@ from energy_batch.champion import Champion
 from energy_batch.cold_start import seasonal_naive_24
 from energy_batch.forecast import check_forecast, run_model, to_predictions
 from energy_batch.forecast_errors import changed_since_stored, forecast_errors, leaf_rows
-from energy_batch.health_checks import ReferenceCache, run_checks
+from energy_batch.health_checks import ReferenceCache, ScoredLeaves, run_checks
 from energy_batch.model_input import SERIES, model_input, read_history
 from energy_batch.model_needs import model_needs
 from energy_batch.predict_report import PredictReport, write_report
@@ -178,6 +178,12 @@ def monitor(
     series. The aggregates (and the checks, which read them back) cover leaves only: a total
     repeats its leaves' kWh, so adding it would count every kWh two or three times and make the
     figures incomparable with stores without totals and with the backtest.
+
+    Only the target hours with a changed leaf row are re-aggregated (an hour's aggregates depend on
+    its own rows only, so the others would be rewritten unchanged: in a normal hour that is 1 of
+    48). The aggregates are written before the rows they summarise: if monitor dies between the
+    two writes, the rows are still unstored, so the re-run finds them changed and re-aggregates
+    their hours; in the other order a crash would leave those hours' aggregates stale forever.
     """
     window_start = (as_of - pd.Timedelta(hours=settings.monitor_lookback_hours - 1)).to_pydatetime()
     window_end = (as_of + pd.Timedelta(hours=1)).to_pydatetime()
@@ -191,14 +197,17 @@ def monitor(
     if not rows.empty:
         stored = store.read(MONITORING, start=window_start, end=window_end) if store.exists(MONITORING) else None
         changed = changed_since_stored(rows, stored) if stored is not None else rows
+        touched = leaves[leaves["datetime_utc"].isin(leaf_rows(changed)["datetime_utc"].unique())]
+        if not touched.empty:  # before the rows they aggregate: see the docstring
+            store.insert(MONITORING_HOURLY, hourly_aggregates(touched))
+            store.insert(MONITORING_HORIZON, horizon_aggregates(touched))
         if not changed.empty:
             store.insert(MONITORING, changed)
-    if not leaves.empty:
-        store.insert(MONITORING_HOURLY, hourly_aggregates(leaves))
-        store.insert(MONITORING_HORIZON, horizon_aggregates(leaves))
 
     cache = reference_cache if reference_cache is not None else {}
-    checks = run_checks(store, champion, as_of, settings, thresholds, cache, table_versions=table_versions)
+    scored = ScoredLeaves(leaves, pd.Timestamp(window_start)) if predictions is not None else None
+    checks = run_checks(store, champion, as_of, settings, thresholds, cache, table_versions=table_versions,
+                        scored=scored)  # fmt: skip
     overall = overall_check(checks)
     previous = previous_overall_status(store, as_of)
     store.insert(ALERTS, alert_rows(checks, as_of))

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from energy_batch.model_input import SERIES, series_at
+from energy_batch.model_input import SERIES, series_at, series_summary
 from energy_batch.model_needs import ModelNeeds
 from energy_core.feature_store import FeatureStore
 from energy_core.schemas import ENERGY_CONSUMPTION, UTC_DTYPE, series_id, split_series_id
@@ -104,13 +104,13 @@ def read_forecast_catalogue(
     return Catalogue(frame, False)
 
 
-def hours_of_history(history: pd.DataFrame, as_of: pd.Timestamp, label: str) -> dict[str, int]:
-    """Series id -> hours from its first labelled hour in `history` through `as_of` (inclusive)."""
-    known = history[history[label].notna()]
-    first = known.groupby(SERIES, observed=True)["datetime_utc"].min().reset_index()
+def hours_of_history(summary: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, int]:
+    """Series id -> hours from its first labelled hour in the window through `as_of` (inclusive),
+    from a `series_summary` (a series without any labelled hour is left out)."""
+    first = summary[summary["first_known"].notna()]
     return {
         series_id(str(a), str(c)): int((as_of - t) / pd.Timedelta(hours=1)) + 1
-        for a, c, t in first[[*SERIES, "datetime_utc"]].itertuples(index=False)
+        for a, c, t in first[[*SERIES, "first_known"]].itertuples(index=False)
     }
 
 
@@ -127,17 +127,18 @@ def plan_series(
     `history` is the feature view up to `as_of`; `leaves` the catalogue's leaves. Raises
     NoDataAtAsOf (via `series_at`) when no leaf has a value at the as-of hour.
     """
-    in_catalogue = history.merge(leaves, on=SERIES, how="inner")
-    outside = history[SERIES].drop_duplicates().merge(leaves, on=SERIES, how="left", indicator=True)
-    outside = outside[outside["_merge"] == "left_only"]
+    summary = series_summary(history, as_of, label)
+    matched = summary.merge(leaves[SERIES].drop_duplicates(), on=SERIES, how="left", indicator=True)
+    outside = matched[matched["_merge"] == "left_only"]
     if not outside.empty:
         log.warning(
             "%d series in %s are not leaves of the catalogue and are not forecast: %s",
             len(outside), ENERGY_CONSUMPTION.name,
             ", ".join(series_id(str(a), str(c)) for a, c in outside[SERIES].head(20).itertuples(index=False)),
         )  # fmt: skip
+    in_catalogue = matched[matched["_merge"] == "both"].drop(columns="_merge").reset_index(drop=True)
     at = series_at(in_catalogue, as_of)
-    hours = hours_of_history(in_catalogue, as_of, label)
+    hours = hours_of_history(in_catalogue, as_of)
     at_ids = {series_id(str(a), str(c)) for a, c in at.itertuples(index=False)}
 
     not_forecast = [
