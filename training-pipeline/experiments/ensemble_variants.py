@@ -29,16 +29,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from origins import scorecard_setup
 
-from energy_core.feature_store import open_feature_store
-from energy_core.settings import BacktestSettings, load
-from energy_training import dataset
 from energy_training import forecaster_model as served
-from energy_training.backtest import backtest_model, known_until
+from energy_training.backtest import backtest_model
 from energy_training.config import ModelConfig, load_profile
 from energy_training.metrics import score, wape
 from energy_training.models import lightgbm as lgbm
-from energy_training.protocol import Protocol, backtest_protocol, tuning_protocol
+from energy_training.protocol import Protocol
 
 VARIANTS: list[dict[str, Any]] = [
     {},
@@ -64,11 +62,7 @@ def main() -> None:
     parser.add_argument("--no-blends", action="store_true")
     args = parser.parse_args()
 
-    settings = load(BacktestSettings)
-    backtest = backtest_protocol(args.as_of, settings)
-    protocols = {"tuning": tuning_protocol(backtest, 3, settings), "backtest": backtest}
-    store = open_feature_store()
-    frame = known_until(dataset.read(store, dataset.create(store, backtest).version).frame, backtest.as_of)
+    protocols, frame = scorecard_setup(args.as_of)
     profile = load_profile("full")
     ensemble = profile.model("lightgbm_ensemble")
 

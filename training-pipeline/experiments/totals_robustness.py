@@ -81,5 +81,6 @@ def main() -> None:
                 sys.exit(f"{name} failed:\n{done.stderr[-4000:]}")
         print(done.stdout[-8000:])  # the run's scorecard table and the gate's decision
 
+
 if __name__ == "__main__":
     main()
