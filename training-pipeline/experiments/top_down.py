@@ -58,15 +58,14 @@ def main() -> None:
     leaves, tops = {}, {}
     for label, protocol in protocols.items():
         rows = backtest_model(profile.model("lightgbm_ensemble"), frame, protocol, 42)
-        rows["bottom_up"] = rows.groupby(_AT)["prediction_kwh"].transform("sum")
-        leaves[label] = rows
+        up = rows.groupby(_AT)["prediction_kwh"].sum().rename("bottom_up")
+        leaves[label] = rows = rows.join(up, on=_AT)
         top = None
         for name in TOTALS_MODELS:
             t = backtest_model(profile.model(name), totals, protocol, 42).set_index(_AT)
             top = t[["actual_kwh"]] if top is None else top
             top = top.assign(**{name: t["prediction_kwh"]})
         assert top is not None
-        up = rows.groupby(_AT)["prediction_kwh"].sum().rename("bottom_up")
         tops[label] = top.join(up).dropna()
         scored = tops[label]
         line = ", ".join(f"{c} {wape(scored['actual_kwh'], scored[c]):.4f}" for c in ["bottom_up", *TOTALS_MODELS])
