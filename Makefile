@@ -57,6 +57,9 @@ MONITORING_PORT ?= 8502
 # (fresh-clone CI on 2026-12-03: 17 min 35 s, 19 min 43 s, 18 min 40 s on one machine: a thin margin). Every run
 # prints its 15 slowest tests (--durations): the end-to-end training, simulation and kill tests lead, at
 # 100-210 s each beside the other worker (65 s alone for the kill test), so they are where time is won back.
+# With workers, every training a test runs fits on one thread (ENERGY_TRAINING_THREADS=1, unless set):
+# two quick trainings side by side took 121 s with two threads each and 69 s with one (docs/performance.md,
+# "A seventh machine"), as LightGBM's idle second thread spins between its OpenMP regions.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
@@ -104,9 +107,10 @@ pytest: $(INSTALL_STAMP) ## Only the tests: a throw-away ENERGY_HOME; `slow` ski
 		echo "pytest: no snapshot in ENERGY_SNAPSHOT_DIR=$$ENERGY_SNAPSHOT_DIR, so tests marked slow are skipped"; \
 		select=(-m "not slow"); \
 	fi; \
-	workers=(); [[ -z "$(PYTEST_WORKERS)" ]] || workers=(-n "$(PYTEST_WORKERS)"); \
+	workers=(); fits=2; [[ -z "$(PYTEST_WORKERS)" ]] || { workers=(-n "$(PYTEST_WORKERS)"); fits=1; }; \
 	set -x; \
-	ENERGY_HOME="$$home" $(BIN)/python -m pytest -q -ra --durations=15 "$${workers[@]}" "$${select[@]}" $(PYTEST_ARGS)
+	ENERGY_HOME="$$home" ENERGY_TRAINING_THREADS="$${ENERGY_TRAINING_THREADS:-$$fits}" \
+		$(BIN)/python -m pytest -q -ra --durations=15 "$${workers[@]}" "$${select[@]}" $(PYTEST_ARGS)
 
 bench: $(INSTALL_STAMP) ## Run every bench/bench_*.py (each prints medians of several repetitions)
 	@shopt -s nullglob; scripts=(bench/bench_*.py); \

@@ -114,6 +114,9 @@ def test_training_worker_pins_then_retrains_on_that_dataset_with_the_simulated_c
     with worker:
         version = worker.pin(pd.Timestamp("2023-01-18T23:00Z"))
         reply = worker.retrain(pd.Timestamp("2023-01-18T23:00Z"), "retrain", version, pd.Timestamp("2023-01-19T05:00Z"))
+        capped = worker.retrain(pd.Timestamp("2023-01-18T23:00Z"), "retrain", version,
+                                pd.Timestamp("2023-01-19T05:00Z"), threads=1)  # fmt: skip
     assert version == 4
     assert reply["request"] == {"command": "run", "as_of": "2023-01-18T23:00Z", "profile": "retrain",
                                 "dataset_version": 4, "now": "2023-01-19T05:00Z"}  # fmt: skip
+    assert capped["request"] == {**reply["request"], "threads": 1}  # `simulate` passes ENERGY_BATCH_RETRAIN_THREADS

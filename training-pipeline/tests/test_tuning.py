@@ -153,3 +153,50 @@ def test_a_trials_one_origin_calibration_leaves_its_point_forecast_and_so_its_wa
     profiles = backtest_model(conformal, frame, protocol, seed=7)
     trial = backtest_model(trial_config(conformal, conformal.name, {}), frame, protocol, seed=7)
     pd.testing.assert_series_equal(profiles["prediction_kwh"], trial["prediction_kwh"])
+
+
+def test_every_fit_of_a_tuning_and_a_backtest_runs_on_the_threads_it_is_given(
+    frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--threads` (RunOptions.threads) reaches the tuning trials' and the backtests' fits, not only
+    the final refit (before 2026-12-03 those always took 2); unnamed, ENERGY_TRAINING_THREADS decides."""
+    import energy_training.distributed as distributed
+
+    seen: list[int] = []
+    real = distributed.fit_lightgbm_on_engine
+
+    def spy(cfg, frame, horizon, seed, threads):  # type: ignore[no-untyped-def]
+        seen.append(threads)
+        return real(cfg, frame, horizon, seed, threads)
+
+    monkeypatch.setattr(distributed, "fit_lightgbm_on_engine", spy)
+    settings = BacktestSettings(ENERGY_BACKTEST_ORIGINS=2)
+    protocol = backtest_protocol(frame["datetime_utc"].max(), settings)
+    tune(BASE, SPACE, TuningConfig("lgbm", trials=2, time_cap_s=3600, origins=2), frame,
+         tuning_protocol(protocol, 2, settings), seed=7, tracking=TrackingSettings(WANDB_MODE="disabled"),
+         group="test", threads=1)  # fmt: skip
+    backtest_model(BASE, frame, protocol, seed=7, threads=3)
+    assert seen == [1, 1, 3]
+
+    monkeypatch.setenv("ENERGY_TRAINING_THREADS", "4")
+    backtest_model(BASE, frame, protocol, seed=7)
+    monkeypatch.delenv("ENERGY_TRAINING_THREADS")
+    backtest_model(BASE, frame, protocol, seed=7)
+    assert seen[3:] == [4, 2]
+
+
+def test_the_cli_takes_threads_from_the_flag_else_the_environment_and_refuses_zero(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from energy_training import cli
+
+    monkeypatch.delenv("ENERGY_TRAINING_THREADS", raising=False)
+    assert cli._threads(argparse.Namespace(threads=None)) == 2
+    monkeypatch.setenv("ENERGY_TRAINING_THREADS", "1")
+    assert cli._threads(argparse.Namespace(threads=None)) == 1
+    assert cli._threads(argparse.Namespace(threads=3)) == 3
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--threads", "0"])
+    assert "--threads: must be at least 1; got 0" in capsys.readouterr().err

@@ -181,7 +181,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
         def retrain(hour: pd.Timestamp, adopt_at: pd.Timestamp) -> Future[dict[str, Any]]:
             version = trainer.pin(hour)  # the data are fixed before the next hour is ingested
-            return trainer_thread.submit(trainer.retrain, hour, plan.profile, version, adopt_at)
+            return trainer_thread.submit(trainer.retrain, hour, plan.profile, version, adopt_at,
+                                         settings.retrain_threads)
 
         summary = simulate(
             store,

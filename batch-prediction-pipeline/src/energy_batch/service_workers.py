@@ -191,11 +191,17 @@ class TrainingWorker(ServiceWorker):
             raise StepFailed(f"training-pipeline worker pinned {iso(as_of)} without a dataset version: {reply}")
         return version
 
-    def retrain(self, as_of: pd.Timestamp, profile: str, dataset_version: int, now: pd.Timestamp) -> dict[str, Any]:
-        """Like `training-pipeline run --as-of H --dataset-version N --profile P --now T`, in the warm
-        worker; the run's gate decides promotion and the audit trail records `now`."""
-        reply = self.request({"command": "run", "as_of": iso(as_of), "profile": profile,
-                              "dataset_version": dataset_version, "now": iso(now)})  # fmt: skip
+    def retrain(
+        self, as_of: pd.Timestamp, profile: str, dataset_version: int, now: pd.Timestamp, threads: int | None = None
+    ) -> dict[str, Any]:
+        """Like `training-pipeline run --as-of H --dataset-version N --profile P --now T [--threads K]`,
+        in the warm worker; the run's gate decides promotion and the audit trail records `now`."""
+        request: dict[str, Any] = {"command": "run", "as_of": iso(as_of), "profile": profile,
+                                   "dataset_version": dataset_version,
+                   "now": iso(now)}  # fmt: skip
+        if threads is not None:
+            request["threads"] = threads
+        reply = self.request(request)
         log.info("retrained as of %s in %.1f s: registered %s, champion v%s", iso(as_of), reply.get("seconds", 0.0),
                  reply.get("registered"), reply.get("champion_version"))  # fmt: skip
         return reply

@@ -41,3 +41,8 @@ class BatchSettings(BaseSettings):
     # each caps its DuckDB and Arrow pools at this many threads (energy_core.compute); the training
     # worker keeps every core. 0: no cap (the libraries' defaults).
     hourly_threads: int = Field(default=1, ge=0, alias="ENERGY_BATCH_HOURLY_THREADS")
+    # CPU threads of a retrain inside `simulate` (LightGBM's and torch's): it trains beside the three
+    # hourly processes, and a second LightGBM thread that waits for work between OpenMP regions only
+    # took CPU from them (docs/performance.md, "A seventh machine"). `training-pipeline run` alone
+    # keeps its own default (--threads 2).
+    retrain_threads: int = Field(default=1, ge=1, alias="ENERGY_BATCH_RETRAIN_THREADS")

@@ -196,6 +196,12 @@ class TrainingEngineSettings(_Base):
     dask_workers: int = Field(default=2, gt=0, alias="ENERGY_DASK_WORKERS")
     # Partitions of the training frame (each holds whole series); unset: one per worker.
     dask_partitions: int | None = Field(default=None, gt=0, alias="ENERGY_DASK_PARTITIONS")
+    # CPU threads of every local fit (LightGBM's OpenMP team, torch): the default of `training-pipeline
+    # run --threads` and of its worker. Two use both cores of a quiet 2-core machine; where other
+    # CPU-bound processes share the cores (two test workers, `make test`), 1 is faster: between its
+    # OpenMP regions LightGBM's second thread spins, and beside another busy process that spinning
+    # took 3-5x the CPU of the fit itself (docs/performance.md, "A seventh machine").
+    threads: int = Field(default=2, ge=1, alias="ENERGY_TRAINING_THREADS")
 
     @field_validator("dask_scheduler", mode="before")
     @classmethod

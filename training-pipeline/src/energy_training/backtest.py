@@ -74,14 +74,19 @@ def score_predictor(
     return out
 
 
-def fit_for_backtest(cfg: ModelConfig, frame: pd.DataFrame, protocol: Protocol, seed: int) -> FittedForecaster:
-    """Fit on data up to the first origin only."""
-    return fit_model(cfg, known_until(frame, protocol.fit_cutoff), protocol.horizon_hours, seed)
+def fit_for_backtest(
+    cfg: ModelConfig, frame: pd.DataFrame, protocol: Protocol, seed: int, threads: int | None = None
+) -> FittedForecaster:
+    """Fit on data up to the first origin only, on `threads` CPU threads (None: the default)."""
+    return fit_model(cfg, known_until(frame, protocol.fit_cutoff), protocol.horizon_hours, seed, threads)
 
 
-def backtest_model(cfg: ModelConfig, frame: pd.DataFrame, protocol: Protocol, seed: int) -> pd.DataFrame:
-    """Fit `cfg` once up to the first origin, then forecast at every origin without refitting."""
-    fitted = fit_for_backtest(cfg, frame, protocol, seed)
+def backtest_model(
+    cfg: ModelConfig, frame: pd.DataFrame, protocol: Protocol, seed: int, threads: int | None = None
+) -> pd.DataFrame:
+    """Fit `cfg` once up to the first origin (on `threads` CPU threads), then forecast at every
+    origin without refitting."""
+    fitted = fit_for_backtest(cfg, frame, protocol, seed, threads)
     return score_predictor(partial(forecast, fitted), frame, protocol, cfg.name, partial(forecast_origins, fitted))
 
 
@@ -92,6 +97,7 @@ def backtest_with_refits(
     seed: int,
     refit_every: int,
     fits: dict[pd.Timestamp, FittedForecaster] | None = None,
+    threads: int | None = None,
 ) -> pd.DataFrame:
     """The staleness variant: refit on everything up to an origin at every `refit_every`-th origin.
 
@@ -107,7 +113,7 @@ def backtest_with_refits(
     for i, origin in enumerate(protocol.origins):
         fitted_at = protocol.origins[i - i % refit_every]
         if fitted_at not in cache:
-            cache[fitted_at] = fit_model(cfg, known_until(frame, fitted_at), protocol.horizon_hours, seed)
+            cache[fitted_at] = fit_model(cfg, known_until(frame, fitted_at), protocol.horizon_hours, seed, threads)
         single = Protocol(as_of=protocol.as_of, origins=(origin,), horizon_hours=protocol.horizon_hours)
         parts.append(score_predictor(partial(forecast, cache[fitted_at]), frame, single, cfg.name))
     return pd.concat(parts, ignore_index=True)

@@ -44,11 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, help="a models.yaml to use instead of the package's")
     run.add_argument("--search-space", type=Path, help="a search_space.yaml to use instead of the package's")
     run.add_argument("--register-all", action="store_true", help="register every candidate, not only the best")
-    run.add_argument("--threads", type=int, default=2, help="CPU threads for model fitting (default 2)")
+    run.add_argument(
+        "--threads", type=_positive, help="CPU threads for model fitting (default: ENERGY_TRAINING_THREADS, 2)"
+    )
     worker = sub.add_parser(
         "worker", help="stay up; pin datasets and run trainings asked for as JSON lines on stdin (see worker.py)"
     )
-    worker.add_argument("--threads", type=int, default=2, help="default CPU threads for model fitting (default 2)")
+    worker.add_argument(
+        "--threads", type=_positive, help="default CPU threads for model fitting (default: ENERGY_TRAINING_THREADS, 2)"
+    )
     card = sub.add_parser("scorecard", help="the latest backtest table from the tracking server")
     card.add_argument("--json", action="store_true", help="print JSON instead of a table")
     run.add_argument("--now", type=_aware_time, help=NOW_HELP)
@@ -175,6 +179,20 @@ def _history(args: argparse.Namespace, registry: ModelRegistry) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
+    return value
+
+
+def _threads(args: argparse.Namespace) -> int:
+    """--threads, else ENERGY_TRAINING_THREADS (default 2): one setting for every fit of a run."""
+    from energy_training.models import default_threads
+
+    return int(args.threads) if args.threads is not None else default_threads()
+
+
 def _run(args: argparse.Namespace, registry: ModelRegistry, registry_settings: RegistrySettings) -> int:
     from energy_core.feature_store import open_feature_store
     from energy_core.settings import BacktestSettings, TrackingSettings, load
@@ -187,7 +205,7 @@ def _run(args: argparse.Namespace, registry: ModelRegistry, registry_settings: R
         as_of=utc_hour(args.as_of) if args.as_of else None,
         dataset_version=args.dataset_version,
         register_all=args.register_all,
-        threads=args.threads,
+        threads=_threads(args),
     )
     result = pipeline.run(
         profile,
@@ -222,7 +240,7 @@ def _worker(args: argparse.Namespace, registry: ModelRegistry, registry_settings
     def context() -> worker.WorkerContext:
         return worker.WorkerContext(
             open_feature_store(), registry, load(BacktestSettings), registry_settings, load(TrackingSettings),
-            args.threads,
+            _threads(args),
         )  # fmt: skip
 
     return worker.main_loop(context)

@@ -47,7 +47,7 @@ from energy_training.backtest import backtest_model, contract_input, known_until
 from energy_training.config import ConfigError, ModelConfig, Profile, TuningConfig, config_from_params
 from energy_training.forecaster_model import FittedForecaster
 from energy_training.metrics import METRICS, naive_scale, per_horizon, per_series, scorecard
-from energy_training.models import fit_model
+from energy_training.models import default_threads, fit_model
 from energy_training.models.lightgbm import estimators
 from energy_training.protocol import Protocol, backtest_protocol, tuning_protocol
 from energy_training.registration import Candidate, model_to_register
@@ -64,7 +64,7 @@ class RunOptions:
     as_of: pd.Timestamp | None = None
     dataset_version: int | None = None
     register_all: bool = False
-    threads: int = 2
+    threads: int = field(default_factory=default_threads)  # every fit of the run: backtests, tuning, refit
 
 
 @dataclass
@@ -206,7 +206,7 @@ def backtest_candidates(ctx: TrainingRun) -> None:
     ctx.candidates = list(ctx.profile.models)
     if ctx.profile.refresh_champion:
         ctx.candidates.extend(champion_config(ctx.registry, ctx.candidates))
-    predictions, ctx.seconds = _backtest_all(ctx.candidates, ctx.frame, protocol, ctx.seed)
+    predictions, ctx.seconds = _backtest_all(ctx.candidates, ctx.frame, protocol, ctx.seed, ctx.options.threads)
     if NAIVE24 not in predictions["model"].unique():
         naive = backtest_model(ModelConfig(NAIVE24, NAIVE24), ctx.frame, protocol, ctx.seed)
         predictions = pd.concat([predictions, naive])
@@ -249,13 +249,14 @@ def tune_candidates(ctx: TrainingRun) -> None:
         ctx.tracking_settings,
         group=ctx.run_id,
         time_cap_s=cap,
+        threads=ctx.options.threads,
     )
     new = [outcome.best, *tuned_ensembles(profile.models, profile.tuning.model, outcome.best)]
     ctx.candidates.extend(new)
     mlflow.set_tags(outcome.as_tags())
     ctx.tuning_summary = outcome.summary()
     _log_table(outcome.trials, ctx.workdir, "tuning/trials")
-    tuned, seconds = _backtest_all(new, ctx.frame, protocol, ctx.seed)
+    tuned, seconds = _backtest_all(new, ctx.frame, protocol, ctx.seed, ctx.options.threads)
     ctx.predictions = pd.concat([ctx.predictions, tuned], ignore_index=True)
     ctx.seconds.update(seconds)
 
@@ -449,12 +450,12 @@ def _check_enough_history(frame: pd.DataFrame, protocol: Protocol) -> None:
 
 
 def _backtest_all(
-    candidates: list[Any], frame: pd.DataFrame, protocol: Protocol, seed: int
+    candidates: list[Any], frame: pd.DataFrame, protocol: Protocol, seed: int, threads: int
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     parts, seconds = [], {}
     for cfg in candidates:
         started = time.perf_counter()
-        parts.append(backtest_model(cfg, frame, protocol, seed))
+        parts.append(backtest_model(cfg, frame, protocol, seed, threads))
         seconds[cfg.name] = time.perf_counter() - started
         log.info("backtested %s in %.1f s", cfg.name, seconds[cfg.name])
     return pd.concat(parts, ignore_index=True), seconds

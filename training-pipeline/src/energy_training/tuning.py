@@ -121,6 +121,7 @@ def tune(
     tracking: TrackingSettings,
     group: str,
     time_cap_s: float | None = None,
+    threads: int | None = None,
 ) -> TuningOutcome:
     """The best of `tuning.trials` seeded trials (fewer only if the time cap was hit). `time_cap_s`
     lowers the profile's cap (the pipeline passes what the run's budget leaves); never raises it."""
@@ -143,7 +144,7 @@ def tune(
         with mlflow.start_run(
             run_name=cfg.name, nested=True, experiment_id=experiment, tags={RUN_TYPE_TAG: RUN_TYPE_TRIAL}
         ):
-            pred = backtest_model(cfg, frame, protocol, seed)
+            pred = backtest_model(cfg, frame, protocol, seed, threads)
             value = wape(pred["actual_kwh"].to_numpy(), pred["prediction_kwh"].to_numpy())
             seconds = time.perf_counter() - started
             mlflow.log_params(params)

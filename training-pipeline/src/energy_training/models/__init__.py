@@ -13,11 +13,22 @@ from energy_training.forecaster_model import FittedForecaster
 from energy_training.models.neural import fit_neural
 from energy_training.models.seasonal_naive import fit_seasonal_naive
 
-__all__ = ["fit_model"]
+__all__ = ["default_threads", "fit_model"]
 
 
-def fit_model(cfg: ModelConfig, frame: pd.DataFrame, horizon: int, seed: int, threads: int = 2) -> FittedForecaster:
-    """Fit `cfg` on every labelled row of `frame` (the caller decides the cutoff)."""
+def default_threads() -> int:
+    """CPU threads of a fit when the caller names none: ENERGY_TRAINING_THREADS (default 2)."""
+    from energy_core.settings import TrainingEngineSettings, load
+
+    return load(TrainingEngineSettings).threads
+
+
+def fit_model(
+    cfg: ModelConfig, frame: pd.DataFrame, horizon: int, seed: int, threads: int | None = None
+) -> FittedForecaster:
+    """Fit `cfg` on every labelled row of `frame` (the caller decides the cutoff) on `threads` CPU
+    threads (None: `default_threads()`)."""
+    threads = default_threads() if threads is None else threads
     if cfg.family.startswith("seasonal_naive_"):
         return fit_seasonal_naive(cfg, horizon)
     if cfg.family == FAMILIES_LIGHTGBM:
