@@ -54,11 +54,11 @@ MONITORING_PORT ?= 8502
 # pytest-xdist workers (empty: serial). Two by default: on 2 cores the whole suite (805 tests, 2026-12-02)
 # took 1,030 s serially and 799 s with -n 2 (each worker builds the session-wide snapshot store once, but
 # the long end-to-end tests then run side by side), which keeps `.ci/run` under 20 minutes on a slow machine
-# (fresh-clone CI on 2026-12-03: 17 min 35 s, 19 min 43 s, 18 min 40 s on one machine: a thin margin). Every run
-# prints its 15 slowest tests (--durations): the end-to-end training, simulation and kill tests lead, at
-# 100-210 s each beside the other worker (65 s alone for the kill test), so they are where time is won back.
+# (fresh-clone CI on 2026-12-03: 17 min 35 s, 19 min 43 s, 18 min 40 s on one machine: a thin margin; 14 min
+# 31 s on another once every fit took one thread, below). Every run prints its 15 slowest tests (--durations):
+# the end-to-end training, simulation and kill tests lead, so they are where time is won back.
 # With workers, every training a test runs fits on one thread (ENERGY_TRAINING_THREADS=1, unless set):
-# two quick trainings side by side took 121 s with two threads each and 69 s with one (docs/performance.md,
+# two quick trainings side by side took 116-122 s with two threads each and 25 s with one (docs/performance.md,
 # "A seventh machine"), as LightGBM's idle second thread spins between its OpenMP regions.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=

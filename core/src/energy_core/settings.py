@@ -200,7 +200,7 @@ class TrainingEngineSettings(_Base):
     # run --threads` and of its worker. Two use both cores of a quiet 2-core machine; where other
     # CPU-bound processes share the cores (two test workers, `make test`), 1 is faster: between its
     # OpenMP regions LightGBM's second thread spins, and beside another busy process that spinning
-    # took 3-5x the CPU of the fit itself (docs/performance.md, "A seventh machine").
+    # made two runs side by side ~5x slower than one thread each (docs/performance.md, "A seventh machine").
     threads: int = Field(default=2, ge=1, alias="ENERGY_TRAINING_THREADS")
 
     @field_validator("dask_scheduler", mode="before")
