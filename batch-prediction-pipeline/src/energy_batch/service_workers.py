@@ -197,8 +197,7 @@ class TrainingWorker(ServiceWorker):
         """Like `training-pipeline run --as-of H --dataset-version N --profile P --now T [--threads K]`,
         in the warm worker; the run's gate decides promotion and the audit trail records `now`."""
         request: dict[str, Any] = {"command": "run", "as_of": iso(as_of), "profile": profile,
-                                   "dataset_version": dataset_version,
-                   "now": iso(now)}  # fmt: skip
+                                   "dataset_version": dataset_version, "now": iso(now)}  # fmt: skip
         if threads is not None:
             request["threads"] = threads
         reply = self.request(request)

@@ -44,5 +44,5 @@ class BatchSettings(BaseSettings):
     # CPU threads of a retrain inside `simulate` (LightGBM's and torch's): it trains beside the three
     # hourly processes, and a second LightGBM thread that waits for work between OpenMP regions only
     # took CPU from them (docs/performance.md, "A seventh machine"). `training-pipeline run` alone
-    # keeps its own default (--threads 2).
+    # keeps its own default (ENERGY_TRAINING_THREADS, 2).
     retrain_threads: int = Field(default=1, ge=1, alias="ENERGY_BATCH_RETRAIN_THREADS")

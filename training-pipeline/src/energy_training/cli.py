@@ -190,7 +190,7 @@ def _threads(args: argparse.Namespace) -> int:
     """--threads, else ENERGY_TRAINING_THREADS (default 2): one setting for every fit of a run."""
     from energy_training.models import default_threads
 
-    return int(args.threads) if args.threads is not None else default_threads()
+    return args.threads if args.threads is not None else default_threads()
 
 
 def _run(args: argparse.Namespace, registry: ModelRegistry, registry_settings: RegistrySettings) -> int:
