@@ -6,13 +6,14 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from energy_core.feature_store import FeatureValidationError
 from energy_core.feature_store.embedded import EmbeddedFeatureStore
 from energy_core.schemas import CALENDAR, ENERGY_CONSUMPTION, ENERGY_CONSUMPTION_TOTALS, SERIES, WEATHER
-from energy_features import pipeline
+from energy_features import pipeline, validate
 from energy_features.watermarks import read_watermarks
 
 from .conftest import ContextFactory
@@ -168,3 +169,41 @@ def test_daylight_saving_days_validate_and_load_every_utc_hour(
     stored = store.read(ENERGY_CONSUMPTION)
     local_dates = stored["datetime_utc"].dt.tz_convert("Europe/Copenhagen").dt.date.unique()
     assert len(local_dates) == 1  # exactly one local day, 23 or 25 hours long
+
+
+def test_the_hour_by_hour_and_the_rolling_jump_windows_agree() -> None:
+    """The hourly ingest's path (each batch hour's own window) and the backfill's (one rolling pass)
+    give the same max and the same judged flag: random gaps, duplicate stored rows, series the
+    batch does not know, and a stored hour exactly 28 days before the batch hour (inside)."""
+    rng = np.random.default_rng(0)
+    hours = pd.date_range("2023-01-01", periods=24 * 40, freq="h", tz="UTC").astype("datetime64[us, UTC]")
+    value = "energy_consumption_kwh"
+    for _ in range(60):
+        parts = []
+        for s in range(int(rng.integers(1, 6))):
+            kept = hours[rng.random(len(hours)) < rng.uniform(0.02, 1.0)]
+            parts.append(pd.DataFrame({"area": f"DK{s % 2 + 1}", "consumer_type": str(100 + s),
+                                       "datetime_utc": kept, value: rng.uniform(0, 10, len(kept))}))  # fmt: skip
+        stored = pd.concat(parts, ignore_index=True)
+        stored = pd.concat([stored, stored.sample(frac=0.1, random_state=1)], ignore_index=True)  # duplicates
+        batch_hours = hours[rng.choice(len(hours), int(rng.integers(1, 4)))]
+        rows = pd.DataFrame([{"area": a, "consumer_type": c, "datetime_utc": t, value: 5.0}
+                             for a, c in stored[["area", "consumer_type"]].drop_duplicates().itertuples(index=False)
+                             for t in batch_hours])  # fmt: skip
+        rows["datetime_utc"] = rows["datetime_utc"].astype("datetime64[us, UTC]")
+        key = stored["area"] + "|" + stored["consumer_type"]
+        row_key = rows["area"] + "|" + rows["consumer_type"]
+        by_hour = validate._windows_hour_by_hour(stored, key, rows, row_key, value)
+        rolling = validate._windows_rolling(stored, key, rows, row_key, value)
+        np.testing.assert_array_equal(by_hour[1], rolling[1])
+        np.testing.assert_allclose(by_hour[0], rolling[0])
+
+    hour = pd.Timestamp("2023-02-01T00:00Z")
+    back = [validate.JUMP_LOOKBACK, validate.JUMP_LOOKBACK + timedelta(hours=1), timedelta(hours=1)]
+    times = pd.DatetimeIndex([hour - b for b in back]).astype("datetime64[us, UTC]")
+    edge = pd.DataFrame({"area": "DK1", "consumer_type": "1", value: [100.0, 1000.0, 1.0], "datetime_utc": times})
+    row = pd.DataFrame({"area": ["DK1"], "consumer_type": ["1"], value: [5.0],
+                        "datetime_utc": pd.DatetimeIndex([hour]).astype("datetime64[us, UTC]")})  # fmt: skip
+    keys = (edge["area"] + "|" + edge["consumer_type"], row["area"] + "|" + row["consumer_type"])
+    limit, judged = validate._windows_hour_by_hour(edge, keys[0], row, keys[1], value)
+    assert limit.tolist() == [100.0] and judged.tolist() == [False]  # 28 days back is in, 28 days + 1 h is out

@@ -11,7 +11,7 @@ import pytest
 
 from energy_core.settings import BacktestSettings, TrackingSettings
 from energy_training.backtest import backtest_model
-from energy_training.config import ConfigError, ModelConfig, TuningConfig, load_profile
+from energy_training.config import POINT_ONLY, ConfigError, ModelConfig, TuningConfig, load_profile
 from energy_training.pipeline import FINISH_RESERVE_S, tuning_cap
 from energy_training.protocol import backtest_protocol, tuning_protocol
 from energy_training.tuning import TuningOutcome, trial_config, tune
@@ -110,13 +110,22 @@ def test_tuning_cap_is_the_budget_minus_what_was_spent_and_what_is_still_due() -
     assert tuning_cap(budgeted, 100.0, 5.0) == 0.0  # spent: one trial still runs (tune's contract)
 
 
-def test_a_trial_of_a_conformal_model_calibrates_on_one_origin_and_keeps_everything_else() -> None:
-    conformal = replace(BASE, intervals="conformal", calibration_origins=3)
+def test_a_trial_fits_no_interval_and_forecasts_the_points_of_the_same_model_with_one(frame: pd.DataFrame) -> None:
+    """The trial's objective is the point WAPE, so its candidate skips the calibration fit (or the
+    quantile models): its points must be those of the same parameters with the band."""
+    conformal = replace(BASE, intervals="conformal", calibration_origins=2)
     trial = trial_config(conformal, "lgbm_trial0", {"num_leaves": 5})
-    assert (trial.name, trial.calibration_origins, trial.intervals, trial.params["num_leaves"]) == (
-        "lgbm_trial0", 1, "conformal", 5
-    )  # fmt: skip
-    assert trial_config(BASE, "t", {}).calibration_origins == BASE.calibration_origins  # quantile: untouched
+    assert (trial.name, trial.intervals, trial.params["num_leaves"]) == ("lgbm_trial0", POINT_ONLY, 5)
+    assert trial_config(BASE, "t", {}).intervals == POINT_ONLY  # quantile models are not fitted either
+
+    settings = BacktestSettings(ENERGY_BACKTEST_ORIGINS=2)
+    protocol = backtest_protocol(frame["datetime_utc"].max(), settings)
+    banded = backtest_model(conformal.with_params("lgbm_trial0", num_leaves=5), frame, protocol, 7, 1)
+    point_only = backtest_model(trial, frame, protocol, 7, 1)
+    pd.testing.assert_series_equal(point_only["prediction_kwh"], banded["prediction_kwh"])
+    assert (point_only["prediction_q10_kwh"] == point_only["prediction_kwh"]).all()
+    assert (point_only["prediction_q90_kwh"] == point_only["prediction_kwh"]).all()
+    assert (banded["prediction_q90_kwh"] > banded["prediction_q10_kwh"]).any()
 
 
 def test_the_pipeline_profile_is_the_full_search_inside_a_run_budget() -> None:

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from energy_core.feature_store import FeatureValidationError, ValidatedBatch
@@ -106,13 +107,21 @@ def _wrong_units(batch: ConsumptionBatch, catalogue: pd.DataFrame) -> pd.DataFra
     return _failures("known_unit", "unit", units)
 
 
+# An hourly ingest judges one hour; a batch of at most this many distinct hours is judged hour by
+# hour against its own 28-day window, a longer one (a backfill chunk) in one rolling pass.
+_FEW_JUMP_HOURS = 24
+
+
 def implausible_jumps(leaves: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     """Rows whose value exceeds JUMP_FACTOR x the series' max over the previous 28 days stored.
 
     Only series with at least JUMP_MIN_HISTORY_HOURS stored hours in that window are judged: a
-    young series has no "own history" to be implausible against. All series are judged in one
-    wide rolling window (hours x series), not one filter of the history per series: the feature
-    worker runs this every simulated hour, and the per-series loop cost seconds at 76 series.
+    young series has no "own history" to be implausible against. The window of a batch hour t is
+    [t - 28 days, t): never the hour itself. A batch of few hours (the hourly ingest: one) is judged
+    hour by hour on the stored rows of its window; a longer one in one wide rolling window (hours x
+    series), not one filter of the history per series: the feature worker runs this every
+    simulated hour, and the per-series loop cost seconds at 76 series (the rolling pass over 28
+    days x 76 series still cost ~0.04 s an hour, ~15 % of an hourly ingest).
     """
     value = "energy_consumption_kwh"
     if leaves.empty or history.empty or leaves[value].dtype != "float64":
@@ -121,13 +130,56 @@ def implausible_jumps(leaves: pd.DataFrame, history: pd.DataFrame) -> pd.DataFra
     if stored.empty:
         return _no_failures()
     stored_key = stored["area"].astype(str) + "|" + stored["consumer_type"].astype(str)
-    wide = stored.groupby([stored["datetime_utc"], stored_key])[value].max().unstack()
     rows = leaves[leaves["datetime_utc"].notna()]
     row_key = rows["area"].astype(str) + "|" + rows["consumer_type"].astype(str)
-    rows = rows[row_key.isin(wide.columns)]
+    rows = rows[row_key.isin(stored_key.unique())]
     row_key = row_key[rows.index]
     if rows.empty:
         return _no_failures()
+    if rows["datetime_utc"].nunique() <= _FEW_JUMP_HOURS:
+        limit, judged = _windows_hour_by_hour(stored, stored_key, rows, row_key, value)
+    else:
+        limit, judged = _windows_rolling(stored, stored_key, rows, row_key, value)
+    young = stored_key.value_counts()
+    old_enough = row_key.map(young).to_numpy() >= JUMP_MIN_HISTORY_HOURS
+    bad = old_enough & judged & (rows[value].to_numpy() > limit * JUMP_FACTOR)
+    if not bad.any():
+        return _no_failures()
+    return _failures("implausible_jump", value, rows.loc[bad, value])
+
+
+def _windows_hour_by_hour(
+    stored: pd.DataFrame, stored_key: pd.Series, rows: pd.DataFrame, row_key: pd.Series, value: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per batch row: its series' max over its window and whether the window holds at least
+    JUMP_MIN_HISTORY_HOURS distinct stored hours (duplicate rows of one hour count once)."""
+    codes, uniques = pd.factorize(stored_key)
+    times = pd.DatetimeIndex(stored["datetime_utc"])
+    values = stored[value].to_numpy(dtype="float64")
+    stamps = times.asi8  # (a tz-aware column's to_numpy() would build one Timestamp object per row)
+    order = np.lexsort((stamps, codes))
+    repeat = (np.diff(codes[order]) == 0) & (np.diff(stamps[order]) == 0)
+    once = np.ones(len(codes), dtype=bool)
+    once[order[1:][repeat]] = False
+    limit = np.full(len(rows), np.nan)
+    judged = np.zeros(len(rows), dtype=bool)
+    row_times = pd.DatetimeIndex(rows["datetime_utc"])
+    row_codes = uniques.get_indexer(row_key)
+    for hour in row_times.unique():
+        inside = np.asarray((times >= hour - JUMP_LOOKBACK) & (times < hour))
+        peak = pd.Series(values[inside]).groupby(codes[inside]).max()
+        hours = np.bincount(codes[inside & once], minlength=len(uniques))
+        at = np.asarray(row_times == hour)
+        limit[at] = peak.reindex(row_codes[at]).to_numpy()
+        judged[at] = hours[row_codes[at]] >= JUMP_MIN_HISTORY_HOURS
+    return limit, judged
+
+
+def _windows_rolling(
+    stored: pd.DataFrame, stored_key: pd.Series, rows: pd.DataFrame, row_key: pd.Series, value: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_windows_hour_by_hour` for many batch hours: one rolling window over hours x series."""
+    wide = stored.groupby([stored["datetime_utc"], stored_key])[value].max().unstack()
     # The batch hours join the index with no value, so they are the evaluation points but never
     # part of their own history (the window is left-closed).
     probes = pd.DatetimeIndex(rows["datetime_utc"].unique()).difference(wide.index)
@@ -135,14 +187,9 @@ def implausible_jumps(leaves: pd.DataFrame, history: pd.DataFrame) -> pd.DataFra
     window = timeline.rolling(JUMP_LOOKBACK, closed="left")
     hour_at = timeline.index.get_indexer(rows["datetime_utc"])
     series_at = timeline.columns.get_indexer(row_key)
-    limit = window.max().to_numpy()[hour_at, series_at] * JUMP_FACTOR
+    limit = window.max().to_numpy()[hour_at, series_at]
     judged = window.count().to_numpy()[hour_at, series_at] >= JUMP_MIN_HISTORY_HOURS
-    young = stored_key.value_counts()
-    old_enough = row_key.map(young).to_numpy() >= JUMP_MIN_HISTORY_HOURS
-    bad = old_enough & judged & (rows[value].to_numpy() > limit)
-    if not bad.any():
-        return _no_failures()
-    return _failures("implausible_jump", value, rows.loc[bad, value])
+    return limit, judged
 
 
 def _failures(rule: str, column: str, values: pd.Series) -> pd.DataFrame:

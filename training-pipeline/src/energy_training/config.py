@@ -20,6 +20,9 @@ FAMILIES_NEURAL = ("nhits",)
 STRATEGIES = ("recursive", "direct")
 TARGET_TRANSFORMS = ("log", "diff_24", "standard")
 INTERVALS = ("quantile", "conformal")
+# Not for models.yaml: a point model with no band (q10 = q90 = point). Tuning trials use it, because
+# their objective is the point forecast's WAPE and a band would cost a second fit per trial.
+POINT_ONLY = "none"
 
 
 class ConfigError(ValueError):

@@ -15,6 +15,7 @@ label followed by the hours to forecast with a null label; the output has FORECA
 
 from __future__ import annotations
 
+import copy
 import json
 import pickle
 import warnings
@@ -308,16 +309,122 @@ def _mlforecast(
         return point, q10, q90
     keep = ["unique_id", "ds", "y", *fitted.exog]
     x_df = future[["unique_id", "ds", *fitted.exog]] if fitted.exog else None
-    with warnings.catch_warnings():  # missing weather (no station) is expected; LightGBM takes NaN
-        warnings.filterwarnings("ignore", message="Found null values", category=UserWarning)
-        pred = fitted.model.predict(h=steps, new_df=history[keep], X_df=x_df)
+    pred = predict_recursive(fitted.model, steps, history[keep], x_df)
     conformal = fitted.extra.get(CONFORMAL_KEY)
-    if conformal is None:
+    if conformal is None and "q10" in pred.columns:
         point, q10, q90 = _aligned(pred, future, ["point", "q10", "q90"])
         return point, q10, q90
     (point,) = _aligned(pred, future, ["point"])
+    if conformal is None:  # a point model without a band (a tuning trial's: config.POINT_ONLY)
+        return point, point.copy(), point.copy()
     q10, q90 = conformal_band(point, history, future, conformal)
     return point, q10, q90
+
+
+# ------------------------------------------------------------------------- recursive prediction
+def predict_recursive(mlf: Any, steps: int, new_df: pd.DataFrame, x_df: pd.DataFrame | None) -> pd.DataFrame:
+    """`mlf.predict(h=steps, new_df=new_df, X_df=x_df)`, the same numbers, without its per-step
+    pandas bookkeeping when the model allows (`_lean_loop`); otherwise mlforecast's own call.
+
+    Why: a recursive forecast runs 24 steps, and mlforecast builds, concatenates, null-checks and
+    re-selects a DataFrame of 76 rows at every step, which cost more than the features and the
+    trees together (docs/performance.md). Null features (no weather station) are expected, and
+    LightGBM takes NaN, so mlforecast's warning about them is silenced.
+    """
+    lean = _lean_loop(mlf, steps, new_df, x_df)
+    if lean is not None:
+        return lean
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Found null values", category=UserWarning)
+        return mlf.predict(h=steps, new_df=new_df, X_df=x_df)
+
+
+def _lean_loop(mlf: Any, steps: int, new_df: pd.DataFrame, x_df: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The recursive forecast of a one-model MLForecast with local lag transforms, computed by
+    mlforecast's own parts (the TimeSeries its `predict` builds from `new_df`, its transforms'
+    updates, its target transforms' inverses) but the step's features as one numpy matrix.
+    None when the model or the input is outside that case (mlforecast then runs as it is):
+    several models (quantile intervals), direct (per-horizon) models, date, static or pooled
+    features, or future rows that are not exactly `steps` consecutive hours per series.
+    Tests compare both paths number for number (training-pipeline/tests/test_recursive_loop.py).
+    """
+    from mlforecast.core import TimeSeries
+    from mlforecast.grouped_array import GroupedArray
+    from mlforecast.target_transforms import _BaseGroupedArrayTargetTransform
+
+    template = mlf.ts
+    if (
+        len(mlf.models_) != 1
+        or template.max_horizon is not None
+        or template.date_features
+        or template.static_features is None  # None: every exogenous column is static (held, not read per hour)
+        or len(template.static_features) > 0
+        or template.freq != "h"
+    ):
+        return None
+    ts = TimeSeries(  # as MLForecast.predict builds it for `new_df`
+        freq=template.freq,
+        lags=template.lags,
+        lag_transforms=template.lag_transforms,
+        date_features=template.date_features,
+        num_threads=template.num_threads,
+        target_transforms=copy.deepcopy(template.target_transforms),
+        lag_transforms_namer=template.lag_transforms_namer,
+        date_features_as_dummies=template.date_features_as_dummies,
+        drop_auxiliary_columns=template.drop_auxiliary_columns,
+    )
+    id_col, time_col = template.id_col, template.time_col
+    ts._fit(new_df, id_col=id_col, time_col=time_col, target_col=template.target_col,
+            static_features=template.static_features, keep_last_n=template.keep_last_n,
+            weight_col=template.weight_col)  # fmt: skip
+    if ts._get_pooled_tfms():
+        return None
+    ts._initialize_lag_transform_states()
+    uids, last = ts.uids, np.asarray(ts.last_dates)  # naive datetime64, the model frame's unit
+    n = len(uids)
+    exog_names = [c for c in ts.features_order_ if c not in ts.features]
+    exog = np.empty((steps, n, len(exog_names)))
+    if exog_names:
+        if x_df is None or any(c not in x_df.columns for c in exog_names):
+            return None
+        row = pd.Index(uids).get_indexer(x_df[id_col])
+        hour = np.timedelta64(1, "h")
+        step = (x_df[time_col].to_numpy(dtype=last.dtype) - last[row]) // hour - 1
+        inside = (row >= 0) & (step >= 0) & (step < steps)
+        filled = np.zeros((steps, n), dtype=int)
+        np.add.at(filled, (step[inside], row[inside]), 1)
+        if not (filled == 1).all():
+            return None
+        exog[step[inside], row[inside], :] = x_df.loc[inside, exog_names].to_numpy(dtype="float64")
+    name, model = next(iter(mlf.models_.items()))
+    names = list(ts.features_order_)
+    # LightGBM: its booster, on the one thread serving uses (models.lightgbm.single_threaded_prediction);
+    # the scikit-learn wrapper would re-validate a numpy matrix and rebuild its parameters at every
+    # step. Any other model gets the step's DataFrame, as from mlforecast.
+    booster = getattr(model, "booster_", None)
+
+    def predict_step(matrix: np.ndarray) -> np.ndarray:
+        if booster is not None:
+            return np.asarray(booster.predict(matrix, num_threads=1), dtype="float64")
+        return np.asarray(model.predict(pd.DataFrame(matrix, columns=names)), dtype="float64")
+
+    where = {name: k for k, name in enumerate(exog_names)}
+    points = np.empty((steps, n))
+    for k in range(steps):
+        features = ts._compute_transforms(ts.transforms, updates_only=True)
+        matrix = np.column_stack([features[c] if c in features else exog[k, :, where[c]] for c in names])
+        points[k] = predict_step(matrix)
+        ts._update_y(points[k])
+    dates = (last[:, None] + np.arange(1, steps + 1) * np.timedelta64(1, "h")).ravel()
+    out = pd.DataFrame({id_col: np.repeat(np.asarray(uids), steps), time_col: dates, name: points.T.ravel()})
+    indptr = np.arange(0, steps * (n + 1), steps)
+    for tfm in (ts.target_transforms or [])[::-1]:  # as TimeSeries.predict inverts them
+        if isinstance(tfm, _BaseGroupedArrayTargetTransform):
+            grouped = GroupedArray(out[name].to_numpy().astype(ts.ga.data.dtype), indptr)
+            out[name] = tfm.inverse_transform(grouped).data
+        else:
+            out = tfm.inverse_transform(out)
+    return out
 
 
 # An ensemble bundle pickles a list of MLForecast objects, one per member, and lists each member's
@@ -337,9 +444,7 @@ def mean_point(
     points = []
     for mlf, exog in zip(models, exogs, strict=True):
         x_df = future[["unique_id", "ds", *exog]] if exog else None
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Found null values", category=UserWarning)
-            pred = mlf.predict(h=steps, new_df=history[["unique_id", "ds", "y", *exog]], X_df=x_df)
+        pred = predict_recursive(mlf, steps, history[["unique_id", "ds", "y", *exog]], x_df)
         points.append(_aligned(pred, future, ["point"])[0])
     return np.asarray(np.mean(points, axis=0), dtype="float64")
 
@@ -427,7 +532,6 @@ def _seasonal_naive(history: pd.DataFrame, future: pd.DataFrame, season: int) ->
     low = ids.map(spread[0.1]).fillna(0.0).to_numpy(dtype="float64")
     high = ids.map(spread[0.9]).fillna(0.0).to_numpy(dtype="float64")
     return point, point + low, point + high
-
 
 
 # ------------------------------------------------------------------------------------ MLflow pyfunc

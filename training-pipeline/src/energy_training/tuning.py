@@ -6,11 +6,12 @@ The time cap (`time_cap_s`, or the lower cap the pipeline derives from the profi
 `run_budget_s`) is a safety net only; when it stops tuning early, `TuningOutcome` says so and the
 pipeline records it on the run and in the scorecard.
 
-A trial is scored on its point forecast (WAPE) only, so a conformal candidate's trials calibrate
-their interval on one origin instead of the profile's `calibration_origins`: the band does not
-enter the objective, the tuning window (which ends a week before the backtest's) is too short for
-more origins on the snapshot, and it saves a share of every trial. The tuned winner is backtested
-and registered with the profile's own calibration.
+A trial is scored on its point forecast (WAPE) only, so its candidate fits no interval at all
+(`config.POINT_ONLY`: no conformal calibration fit, no quantile models): the band does not enter
+the objective, and the calibration fit was half of every trial's cost (`make pipeline`'s 12 trials:
+44 s → see docs/performance.md). The point forecast, and so the objective and the chosen parameters,
+are those of the same trial with a band. The tuned winner is backtested and registered with the
+profile's own intervals and calibration.
 
 Each trial is a nested MLflow run (and a W&B run in the same group) with its params and its
 tuning WAPE. Tuning origins end where the backtest begins (see `protocol.tuning_protocol`), so
@@ -30,7 +31,7 @@ import pandas as pd
 
 from energy_core.settings import TrackingSettings
 from energy_training.backtest import backtest_model
-from energy_training.config import ModelConfig, TuningConfig
+from energy_training.config import POINT_ONLY, ModelConfig, TuningConfig
 from energy_training.metrics import wape
 from energy_training.protocol import Protocol
 from energy_training.tracking import RUN_TYPE_TAG, RUN_TYPE_TRIAL, wandb_run
@@ -81,10 +82,9 @@ class TuningOutcome:
 
 
 def trial_config(base: ModelConfig, name: str, params: dict[str, Any]) -> ModelConfig:
-    """One trial's candidate: `base` with the trial's parameters, conformal calibration on one origin
-    (the objective is the point forecast's WAPE; see the module docstring)."""
-    cfg = base.with_params(name, **params)
-    return replace(cfg, calibration_origins=1) if cfg.intervals == "conformal" else cfg
+    """One trial's candidate: `base` with the trial's parameters and no interval (the objective is
+    the point forecast's WAPE; see the module docstring)."""
+    return replace(base.with_params(name, **params), intervals=POINT_ONLY)
 
 
 def suggest(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
