@@ -408,7 +408,7 @@ def _lean_loop(mlf: Any, steps: int, new_df: pd.DataFrame, x_df: pd.DataFrame | 
             return np.asarray(booster.predict(matrix, num_threads=1), dtype="float64")
         return np.asarray(model.predict(pd.DataFrame(matrix, columns=names)), dtype="float64")
 
-    where = {name: k for k, name in enumerate(exog_names)}
+    where = {col: j for j, col in enumerate(exog_names)}
     points = np.empty((steps, n))
     for k in range(steps):
         features = ts._compute_transforms(ts.transforms, updates_only=True)

@@ -8,10 +8,10 @@ pipeline records it on the run and in the scorecard.
 
 A trial is scored on its point forecast (WAPE) only, so its candidate fits no interval at all
 (`config.POINT_ONLY`: no conformal calibration fit, no quantile models): the band does not enter
-the objective, and the calibration fit was half of every trial's cost (`make pipeline`'s 12 trials:
-44 s → see docs/performance.md). The point forecast, and so the objective and the chosen parameters,
-are those of the same trial with a band. The tuned winner is backtested and registered with the
-profile's own intervals and calibration.
+the objective, and the calibration fit was half of every trial's cost (`make pipeline`'s 12 trials
+took 37 s with it and 18 s without, docs/performance.md). The point forecast, and so the objective
+and the chosen parameters, are those of the same trial with a band. The tuned winner is
+backtested and registered with the profile's own intervals and calibration.
 
 Each trial is a nested MLflow run (and a W&B run in the same group) with its params and its
 tuning WAPE. Tuning origins end where the backtest begins (see `protocol.tuning_protocol`), so
