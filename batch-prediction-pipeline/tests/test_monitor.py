@@ -280,3 +280,96 @@ def test_aggregates_equal_a_full_recompute_after_new_hours_a_revision_and_a_cras
     monitor(store, None, T0 + 4 * H, BatchSettings(), AlertSettings())
     assert_aggregates_recomputed()
     assert len(store.read(MONITORING_HOURLY)) == 5
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_grid_path_scores_exactly_like_the_merges(seed: int) -> None:
+    """`forecast_errors` looks actuals up on a series × hour grid; `_forecast_errors_merge` is the
+    plain pandas version. Both must give the same frame (values, dtypes, order) on random input:
+    missing and null actuals, a later hour arriving, the grace period, parent totals, and keys
+    whose text order differs from their first appearance."""
+    import numpy as np
+
+    from energy_batch.forecast_errors import _forecast_errors_merge
+
+    rng = np.random.default_rng(seed)
+    series = [("DK2", "total"), ("DK1", "111"), ("DK10", "11"), ("DK1", "total"), ("DK2", "111"), ("DK1", "2")]
+    as_of = T0 + 30 * H
+    rows = [
+        (a, c, T0 + t * H, k, *(float(rng.uniform(lo, hi)) for lo, hi in ((50, 150), (40, 100), (100, 160))))
+        for a, c in series for t in range(36) for k in range(1, 5) if rng.random() < 0.8
+    ]  # fmt: skip
+    preds = predictions(rows)
+    preds.loc[rng.random(len(preds)) < 0.1, "prediction_q10_kwh"] = np.nan
+    kwh = [0.0, 80.0, 120.0, np.nan]  # a null actual row still counts as a later arrival
+    hours = {s: int(rng.integers(10, 34)) for s in series[:-1]}  # the last series has no actual at all
+    acts = actuals([(a, c, T0 + t * H, float(rng.choice(kwh)))
+                    for (a, c), n in hours.items() for t in range(n) if rng.random() < 0.85])  # fmt: skip
+    preds = preds.sample(frac=1.0, random_state=seed).reset_index(drop=True)  # stored order is not key order
+
+    for grace in (0, 6, 40):
+        fast = forecast_errors(preds, acts, as_of, grace)
+        plain = _forecast_errors_merge(preds[preds["datetime_utc"] <= as_of],
+                                       acts[acts["datetime_utc"] <= as_of], as_of, grace)  # fmt: skip
+        assert len(fast) > 0 and fast["actual_missing"].any() and (~fast["actual_missing"]).any()
+        pd.testing.assert_frame_equal(fast, plain)
+    off_hour = preds.assign(datetime_utc=preds["datetime_utc"] + pd.Timedelta(minutes=30))  # the merge path
+    plain = _forecast_errors_merge(off_hour[off_hour["datetime_utc"] <= as_of], acts, as_of, 6)
+    pd.testing.assert_frame_equal(forecast_errors(off_hour, acts, as_of, 6), plain)
+
+
+def test_a_monitor_that_remembers_its_rows_stores_what_one_reading_them_back_stores(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`StoredScores`: hour after hour, with a revised actual and with another writer changing a
+    stored row behind the worker's back, a monitor that compares against its remembered rows must
+    leave exactly the tables of one that reads them back, and must actually skip the read."""
+    from energy_batch.forecast_errors import StoredScores
+
+    series = [("DK1", "111"), ("DK2", "111"), ("DK1", "total")]
+    preds = predictions([(a, c, T0 + k * H, h, 100.0 + k + h, 90.0, 130.0) for a, c in series for k in range(10)
+                         for h in (1, 2, 3)])  # fmt: skip
+    acts = actuals([(a, c, T0 + k * H, 100.0 + k) for a, c in series if c != "total" for k in range(10)])
+    stores = [EmbeddedFeatureStore(tmp_path / name) for name in ("remembers", "reads")]
+    for store in stores:
+        store.insert(PREDICTIONS, preds)
+        store.insert(ENERGY_CONSUMPTION, acts.iloc[:0])
+    memory = StoredScores()
+    reads = {"n": 0}
+    read = stores[0].read
+
+    def counting(group, *args, **kwargs):  # type: ignore[no-untyped-def]
+        reads["n"] += group is MONITORING
+        return read(group, *args, **kwargs)
+
+    stores[0].read = counting  # type: ignore[method-assign]
+    for k in range(9):
+        for store in stores:
+            store.insert(ENERGY_CONSUMPTION, acts[acts["datetime_utc"] == T0 + k * H])
+            if k == 4:  # the source revises an old hour
+                store.insert(ENERGY_CONSUMPTION, actuals([("DK2", "111", T0 + H, 150.0)]))
+            if k == 6:  # another writer leaves a wrong value in a row the worker remembers
+                wrong = EmbeddedFeatureStore(store.root).read(MONITORING, start=T0 + 2 * H, end=T0 + 3 * H).head(1)
+                store.insert(MONITORING, wrong.assign(error_kwh=wrong["error_kwh"] + 1.0))
+        monitor(stores[0], None, T0 + k * H, BatchSettings(), AlertSettings(), memory=memory)
+        monitor(stores[1], None, T0 + k * H, BatchSettings(), AlertSettings())
+        for group in (MONITORING, MONITORING_HOURLY, MONITORING_HORIZON):
+            pd.testing.assert_frame_equal(read(group), stores[1].read(group))
+    assert memory.rows is not None
+    assert reads["n"] == 1  # only the hour after the other writer (the first hour finds no table)
+
+
+def test_packed_key_positions_equal_the_per_column_ones() -> None:
+    """`_positions` packs (series, hours_ahead, hour) into one integer; `_positions_by_frame`
+    factorises the four columns. Same answer, shuffled, with keys missing on either side."""
+    import numpy as np
+
+    from energy_batch.forecast_errors import _positions, _positions_by_frame
+
+    rows = _scored()
+    rows = pd.concat([rows, rows.assign(hours_ahead=rows["hours_ahead"] + 30),
+                      rows[rows["area"] == "DK1"].assign(area="DK10").astype({"area": "string"})],
+                     ignore_index=True)  # fmt: skip
+    stored = rows.sample(frac=0.7, random_state=1).reset_index(drop=True)
+    shuffled = rows.sample(frac=1.0, random_state=2).reset_index(drop=True)
+    at = _positions(shuffled, stored)
+    assert (at == -1).sum() == len(rows) - len(stored) and (at >= 0).any()
+    np.testing.assert_array_equal(at, _positions_by_frame(shuffled, stored))

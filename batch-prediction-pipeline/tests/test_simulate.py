@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from energy_batch.champion import Champion, load_champion
+from energy_batch.console_scripts import iso
 from energy_batch.pipeline import ingested_versions, monitor, predict
 from energy_batch.service_workers import MonitorWorker
 from energy_batch.settings import BatchSettings
@@ -371,3 +372,80 @@ def test_the_monitor_lane_runs_one_hour_at_a_time_and_reraises_its_failure_at_jo
         assert lane.done_through == START
         lane.join()  # nothing in flight: a no-op
     assert calls == [START, START + pd.Timedelta(hours=1)]
+
+
+def test_hours_ingested_while_a_retrain_runs_are_read_at_their_own_versions_and_resume_so(
+    tmp_path: Path, registry: ModelRegistry
+) -> None:
+    """While simulate waits for a retrain (at its adopt_at hour) it ingests the following hours, up
+    to but not including the next retrain hour. Every ingest here also revises the previous hour's
+    actual (× 1.5), so an hour read at a later version would differ: each table must equal that of a
+    run whose retrains return at once (nothing ingested ahead). A run killed after the hours ingested
+    ahead resumes from their saved versions, without ingesting them again, to the same rows."""
+    from concurrent.futures import Future
+
+    from .batch_support import consumption
+
+    arriving = consumption(START, 9)
+    hour_n = [START + pd.Timedelta(hours=k) for k in range(9)]
+    plan = SimulationPlan(START, START + pd.Timedelta(hours=9), retrain_every_hours=4, profile="smoke",
+                          retrain_lag_hours=1)  # fmt: skip  # retrains as of hours 4 and 8, serving from 5 and 9
+
+    def revising(store: FeatureStore, log: list[pd.Timestamp], done_by: dict[pd.Timestamp, Future[None]],
+                 stop_at: pd.Timestamp | None = None) -> Callable[[pd.Timestamp], None]:  # fmt: skip
+        def ingest(hour: pd.Timestamp) -> None:
+            if hour == stop_at:
+                raise KeyboardInterrupt("operator pressed Ctrl-C")
+            log.append(hour)
+            previous = arriving[arriving["datetime_utc"] == hour - pd.Timedelta(hours=1)]
+            revised = previous.assign(energy_consumption_kwh=previous["energy_consumption_kwh"] * 1.5)
+            store.insert(ENERGY_CONSUMPTION, pd.concat([arriving[arriving["datetime_utc"] == hour], revised]))
+            if hour in done_by:
+                done_by.pop(hour).set_result(None)  # the retrain ends while this hour is ingested
+
+        return ingest
+
+    def run(name: str, slow_retrain: bool, stop_at: pd.Timestamp | None = None,
+            seen: list[list[str]] | None = None) -> tuple[EmbeddedFeatureStore, list[pd.Timestamp]]:  # fmt: skip
+        store = _store_before_window(tmp_path / name / "feature_store")
+        log: list[pd.Timestamp] = []
+        done_by: dict[pd.Timestamp, Future[None]] = {}
+
+        def retrain(hour: pd.Timestamp, adopt_at: pd.Timestamp) -> Future[None] | None:
+            if not slow_retrain or hour != hour_n[4]:
+                return None
+            done_by[hour_n[7]] = running = Future()  # still running after hour 6 has been ingested ahead
+            return running
+
+        def clock() -> datetime:
+            state = read_state(tmp_path / name / "state.json")
+            if seen is not None and state is not None:
+                seen.append(sorted(state.ingested))
+            return datetime.now(UTC)
+
+        for attempt in (stop_at, None) if stop_at is not None else (None,):
+            try:
+                simulate(store, registry, plan, tmp_path / name / "state.json", BatchSettings(), AlertSettings(),
+                         ingest=revising(store, log, done_by, attempt), retrain=retrain, progress=False,
+                         clock=clock)  # fmt: skip
+            except KeyboardInterrupt:
+                saved = read_state(tmp_path / name / "state.json")
+                assert saved is not None and saved.ingested, "the hours ingested ahead are in the saved state"
+        return store, log
+
+    straight, straight_log = run("straight", slow_retrain=False)
+    seen: list[list[str]] = []
+    ahead, ahead_log = run("ahead", slow_retrain=True, seen=seen)
+    assert straight_log == ahead_log == hour_n  # each hour ingested once, in order
+    assert any({iso(hour_n[6]), iso(hour_n[7])} <= set(keys) for keys in seen)  # ingested ahead, saved
+    assert not any(iso(hour_n[8]) in keys for keys in seen)  # never the next retrain hour
+    resumed, resumed_log = run("resumed", slow_retrain=True, stop_at=hour_n[8])
+    assert resumed_log == hour_n  # the resumed run read hours ingested ahead at their saved versions
+
+    expected = _tables(straight)
+    assert len(expected[MONITORING.name]) > 0
+    for store in (ahead, resumed):
+        for name, frame in _tables(store).items():
+            pd.testing.assert_frame_equal(frame, expected[name], obj=name)
+    final = read_state(tmp_path / "resumed" / "state.json")
+    assert final is not None and final.finished and final.ingested == {}

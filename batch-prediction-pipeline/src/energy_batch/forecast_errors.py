@@ -11,6 +11,8 @@ period. Until then it is simply not monitored yet. Nothing is ever imputed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -36,17 +38,64 @@ def forecast_errors(
     grace_hours: int,
 ) -> pd.DataFrame:
     """Monitoring rows for predictions whose target hour is <= as_of and whose actual is known or
-    known to be missing. `actuals` holds energy_consumption rows up to as_of (later rows ignored)."""
+    known to be missing. `actuals` holds energy_consumption rows up to as_of (later rows ignored).
+
+    Why two paths: monitor scores ~110,000 stored forecasts every hour, and pandas' merges hash the
+    text keys of every row twice, then the sort hashes them again. When every time stamp is a
+    whole hour (always, for stored rows) the actuals become a small series × hour grid, looked up
+    by integer position, and the series' text is factorised once; `_forecast_errors_merge` is the
+    plain version, used otherwise (and by the test that checks both agree)."""
     preds = predictions[predictions["datetime_utc"] <= as_of]
     actuals = actuals.loc[actuals["datetime_utc"] <= as_of, [*SERIES, "datetime_utc", "energy_consumption_kwh"]]
+    pred_hour, actual_hour = _hour_numbers(preds["datetime_utc"]), _hour_numbers(actuals["datetime_utc"])
+    if pred_hour is None or actual_hour is None or preds.empty or actuals.empty:
+        return _forecast_errors_merge(preds, actuals, as_of, grace_hours)
+    codes, n_series = _series_codes(preds, actuals)
+    pred_series, actual_series = codes[: len(preds)], codes[len(preds) :]
+    first = int(min(pred_hour.min(), actual_hour.min()))
+    span = int(max(pred_hour.max(), actual_hour.max())) - first + 1
+    if n_series * span > _GRID_MAX_CELLS or _repeated(actual_series * span + (actual_hour - first)):
+        return _forecast_errors_merge(preds, actuals, as_of, grace_hours)  # years of hours; or a key twice
+    grid = np.full((n_series, span), np.nan)  # the actual kWh per series and hour (NaN: none, or null)
+    kwh = actuals["energy_consumption_kwh"].to_numpy(dtype="float64", na_value=np.nan)
+    grid[actual_series, actual_hour - first] = kwh
+    latest = np.full(n_series, np.iinfo(np.int64).min)  # the newest hour with an actual row (null or not)
+    np.maximum.at(latest, actual_series, actual_hour)
+
+    actual_all = grid[pred_series, pred_hour - first]
+    has_actual = ~np.isnan(actual_all)
+    later_arrived = latest[pred_series] > pred_hour
+    past_grace = (preds["datetime_utc"] <= as_of - pd.Timedelta(hours=grace_hours)).to_numpy()
+    keep = has_actual | later_arrived | past_grace
+    rows = preds[keep]
+    out = _monitoring_frame(rows, pd.Series(actual_all[keep], index=rows.index, dtype="float64"))
+    order = np.lexsort(
+        (
+            out["datetime_utc"].array.asi8,
+            out["hours_ahead"].to_numpy(),
+            _sorted_codes(out["consumer_type"]),
+            _sorted_codes(out["area"]),
+        )
+    )  # MONITORING.key: area, consumer_type, hours_ahead, datetime_utc
+    return out[list(MONITORING.columns)].take(order).reset_index(drop=True)
+
+
+def _forecast_errors_merge(
+    preds: pd.DataFrame, actuals: pd.DataFrame, as_of: pd.Timestamp, grace_hours: int
+) -> pd.DataFrame:
+    """`forecast_errors` by pandas merges (`preds` and `actuals` already cut at `as_of`)."""
     rows = preds.merge(actuals, on=[*SERIES, "datetime_utc"], how="left")
     rows = rows.merge(latest_actual_per_series(actuals), on=SERIES, how="left")
     has_actual = rows["energy_consumption_kwh"].notna()
     later_arrived = rows["latest_actual_utc"].notna() & (rows["latest_actual_utc"] > rows["datetime_utc"])
     past_grace = rows["datetime_utc"] <= as_of - pd.Timedelta(hours=grace_hours)
     rows = rows[has_actual | later_arrived | past_grace].copy()
+    out = _monitoring_frame(rows, rows["energy_consumption_kwh"].astype("float64"))
+    return out[list(MONITORING.columns)].sort_values(list(MONITORING.key)).reset_index(drop=True)
 
-    actual = rows["energy_consumption_kwh"].astype("float64")
+
+def _monitoring_frame(rows: pd.DataFrame, actual: pd.Series) -> pd.DataFrame:
+    """The monitoring columns of the kept prediction rows, `actual` aligned with them."""
     error = rows["prediction_kwh"] - actual
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = (error / actual).where(actual != 0)
@@ -56,8 +105,7 @@ def forecast_errors(
     in_interval[known_interval] = (q10[known_interval] <= actual[known_interval]) & (
         actual[known_interval] <= q90[known_interval]
     )
-
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "datetime_utc": rows["datetime_utc"],
             "area": rows["area"],
@@ -76,7 +124,39 @@ def forecast_errors(
             "in_interval": in_interval,
         }
     )
-    return out[list(MONITORING.columns)].sort_values(list(MONITORING.key)).reset_index(drop=True)
+
+
+_HOUR_US = 3_600_000_000
+_GRID_MAX_CELLS = 20_000_000  # 160 MB of float64: far above monitor's 48 h × a few thousand series
+
+
+def _repeated(keys: np.ndarray) -> bool:
+    """Whether an integer key occurs twice (then a merge, which repeats the rows, is the truth)."""
+    return len(np.unique(keys)) < len(keys)
+
+
+def _hour_numbers(times: pd.Series) -> np.ndarray | None:
+    """Whole hours since the epoch of a UTC time-stamp column; None when one is not a whole hour
+    (or null, or not in microseconds), for which the caller takes the merge path."""
+    if not isinstance(times.dtype, pd.DatetimeTZDtype) or times.dtype.unit != "us":
+        return None
+    micros = np.asarray(times.array.asi8, dtype=np.int64)
+    if (micros % _HOUR_US).any() or times.isna().any():
+        return None
+    return micros // _HOUR_US
+
+
+def _series_codes(*frames: pd.DataFrame) -> tuple[np.ndarray, int]:
+    """One integer per (area, consumer_type) over the rows of all `frames`, stacked, and how many."""
+    area = pd.factorize(pd.concat([f["area"] for f in frames], ignore_index=True))[0]
+    kind, kinds = pd.factorize(pd.concat([f["consumer_type"] for f in frames], ignore_index=True))
+    pair, pairs = pd.factorize(area.astype(np.int64) * max(len(kinds), 1) + kind)
+    return pair, len(pairs)
+
+
+def _sorted_codes(values: pd.Series) -> np.ndarray:
+    """Integers that sort like the text values (factorised with sorted uniques)."""
+    return pd.factorize(values, sort=True)[0]
 
 
 def leaf_rows(monitoring: pd.DataFrame) -> pd.DataFrame:
@@ -114,7 +194,27 @@ def changed_since_stored(rows: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFra
 
 
 def _positions(rows: pd.DataFrame, stored: pd.DataFrame) -> np.ndarray:
-    """Per row of `rows`, the position of the stored row with the same key (-1: none)."""
+    """Per row of `rows`, the position of the stored row with the same key (-1: none).
+
+    The key (series, hours_ahead, whole hour) packs into one integer, so the series' text is
+    factorised once and the lookup is an integer hash; other time stamps take `_positions_by_frame`."""
+    row_hours, stored_hours = _hour_numbers(rows["datetime_utc"]), _hour_numbers(stored["datetime_utc"])
+    if row_hours is None or stored_hours is None:
+        return _positions_by_frame(rows, stored)
+    series, n_series = _series_codes(rows, stored)
+    ahead = np.concatenate([f["hours_ahead"].to_numpy(dtype=np.int64) for f in (rows, stored)])
+    hour = np.concatenate([row_hours, stored_hours])
+    ahead, hour = ahead - ahead.min(), hour - hour.min()
+    ahead_span, hour_span = int(ahead.max()) + 1, int(hour.max()) + 1
+    if n_series * ahead_span * hour_span >= 2**62:
+        return _positions_by_frame(rows, stored)
+    packed = (series.astype(np.int64) * ahead_span + ahead) * hour_span + hour
+    n = len(rows)
+    return np.asarray(pd.Index(packed[n:]).get_indexer(packed[:n]), dtype=np.int64)
+
+
+def _positions_by_frame(rows: pd.DataFrame, stored: pd.DataFrame) -> np.ndarray:
+    """`_positions` by factorising each key column of both frames."""
     key = list(MONITORING.key)
     both = pd.concat([rows[key], stored[key]], ignore_index=True)
     codes = [pd.factorize(both[k].astype(object) if both[k].dtype == "string" else both[k])[0] for k in key]
@@ -133,3 +233,29 @@ def _comparable(values: pd.Series) -> np.ndarray:
     if values.dtype == "string":
         return values.to_numpy(dtype=object, na_value=None)
     return values.to_numpy()
+
+
+@dataclass
+class StoredScores:
+    """The monitoring rows one long-lived monitor last scored, and the `monitoring` table version
+    at which they are exactly the stored rows of their keys (None: nothing known).
+
+    Why: a steady-state hour re-reads ~87,000 rows it wrote itself an hour before, only to find the
+    ~2,000 that changed. A worker that remembers them reads nothing while the table is still at the
+    version its own write left (no other writer since). Only presence is trusted, never absence: a
+    key it does not hold counts as changed and is written again, which the store's upsert turns
+    into a no-op when the stored row is equal.
+    """
+
+    rows: pd.DataFrame | None = None
+    version: int | None = None
+
+    def rows_at(self, version: int | None) -> pd.DataFrame | None:
+        """The remembered rows if the table is still at the version they belong to."""
+        return self.rows if self.rows is not None and version is not None and version == self.version else None
+
+    def remember(self, rows: pd.DataFrame, version: int | None) -> None:
+        self.rows, self.version = (rows, version) if version is not None else (None, None)
+
+    def forget(self) -> None:
+        self.rows, self.version = None, None

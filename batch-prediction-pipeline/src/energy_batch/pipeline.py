@@ -27,7 +27,7 @@ from energy_batch.alerts import OVERALL, alert_rows, overall_check
 from energy_batch.champion import Champion
 from energy_batch.cold_start import seasonal_naive_24
 from energy_batch.forecast import check_forecast, run_model, to_predictions
-from energy_batch.forecast_errors import changed_since_stored, forecast_errors, leaf_rows
+from energy_batch.forecast_errors import StoredScores, changed_since_stored, forecast_errors, leaf_rows
 from energy_batch.health_checks import ReferenceCache, ScoredLeaves, run_checks
 from energy_batch.model_input import SERIES, model_input, read_history
 from energy_batch.model_needs import model_needs
@@ -166,6 +166,7 @@ def monitor(
     post_alert: AlertPoster | None = None,
     reference_cache: ReferenceCache | None = None,
     table_versions: dict[str, int] | None = None,
+    memory: StoredScores | None = None,
 ) -> MonitorResult:
     """Score every forecast whose target hour is in the lookback window, aggregate, check, alert.
 
@@ -184,6 +185,11 @@ def monitor(
     48). The aggregates are written before the rows they summarise: if monitor dies between the
     two writes, the rows are still unstored, so the re-run finds them changed and re-aggregates
     their hours; in the other order a crash would leave those hours' aggregates stale forever.
+
+    `memory` (a long-lived worker's): the rows this monitor scored last hour stand in for the
+    stored ones while the `monitoring` table is still at the version its write left
+    (`StoredScores`); they are remembered only when no other write came between the version
+    compared against and this run's own commit.
     """
     window_start = (as_of - pd.Timedelta(hours=settings.monitor_lookback_hours - 1)).to_pydatetime()
     window_end = (as_of + pd.Timedelta(hours=1)).to_pydatetime()
@@ -195,14 +201,22 @@ def monitor(
         rows = forecast_errors(predictions, actuals, as_of, settings.actual_grace_hours)
     leaves = leaf_rows(rows)
     if not rows.empty:
-        stored = store.read(MONITORING, start=window_start, end=window_end) if store.exists(MONITORING) else None
+        before = store.table_version(MONITORING)
+        stored = memory.rows_at(before) if memory is not None else None
+        if stored is None and before is not None:
+            stored = store.read(MONITORING, start=window_start, end=window_end)
         changed = changed_since_stored(rows, stored) if stored is not None else rows
         touched = leaves[leaves["datetime_utc"].isin(leaf_rows(changed)["datetime_utc"].unique())]
         if not touched.empty:  # before the rows they aggregate: see the docstring
             store.insert(MONITORING_HOURLY, hourly_aggregates(touched))
             store.insert(MONITORING_HORIZON, horizon_aggregates(touched))
-        if not changed.empty:
-            store.insert(MONITORING, changed)
+        after = store.table_version(MONITORING) if changed.empty else store.insert(MONITORING, changed).table_version
+        if memory is not None:  # exact only if nothing but this run's own commit (if any) came after `before`
+            own = 0 if changed.empty else 1
+            if after == (before + own if before is not None else 0):
+                memory.remember(rows, after)
+            else:
+                memory.forget()
 
     cache = reference_cache if reference_cache is not None else {}
     scored = ScoredLeaves(leaves, pd.Timestamp(window_start)) if predictions is not None else None

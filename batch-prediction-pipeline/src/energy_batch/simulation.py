@@ -28,6 +28,14 @@ H + lag. So which model forecasts which hour depends on the plan, never on how f
 trains, and the lifecycle records the promotion at H + lag, when it starts to serve. The saved
 progress does not pass H while that retrain is in flight, so a resumed run retrains H again.
 
+While the simulation waits for such a retrain (at H + lag), one core would idle: so it ingests the
+following hours meanwhile, one at a time until the retrain is done, never reaching the next
+retrain hour (whose training must read the store as that hour's ingest leaves it). Each of these
+hours keeps the table versions its own ingest left (saved in the state at once, so a resumed run
+reads them at the same versions); predict and monitor read them there when their turn comes, so
+their rows are those of the hour-by-hour run. The only visible difference: while it catches up,
+the store (and the pages) already hold actuals of those few hours ahead of the simulated clock.
+
 The steps of other services arrive as callables (`ingest`, `retrain`): the CLI passes a warm
 `feature-pipeline worker` for ingestion and a warm `training-pipeline worker` for the retrains
 (`service_workers`), so this module imports neither service.
@@ -51,7 +59,7 @@ from energy_batch.aggregates import wape
 from energy_batch.champion import Champion, ChampionCache, champion_info
 from energy_batch.console_scripts import iso
 from energy_batch.exceptions import NoDataAtAsOf
-from energy_batch.forecast_errors import leaf_rows
+from energy_batch.forecast_errors import StoredScores, leaf_rows
 from energy_batch.health_checks import ReferenceCache
 from energy_batch.pipeline import AlertPoster, ingested_versions, monitor, predict
 from energy_batch.settings import BatchSettings
@@ -148,6 +156,10 @@ def simulate(
     champions = ChampionCache(registry)
     references: ReferenceCache = {}
     todo = [h for h in plan.hours if h >= state.next_hour()]
+    # hours already ingested, with the versions their ingest left (ingested ahead during a retrain)
+    pins: dict[pd.Timestamp, dict[str, int]] = {
+        pd.Timestamp(h): v for h, v in state.ingested.items() if pd.Timestamp(h) >= state.next_hour()
+    }
     total, done_before = len(plan.hours), len(plan.hours) - len(todo)
     state = with_progress(state, total, done_before, state.seconds_per_hour, clock())
     write_state(state_path, state)  # the pages see "running, k of n" before the first hour ends
@@ -162,14 +174,18 @@ def simulate(
         ingesting: Future[None] | None = None  # this hour's ingest, started beside the previous predict
         for done_now, hour in enumerate(todo, start=1):
             bar.set_postfix_str(iso(hour))
-            if ingesting is None:
-                ingest(hour)
+            if hour in pins:  # ingested ahead, while a retrain ran
+                versions = pins[hour]
             else:
-                ingesting.result()  # its failure stops here, before anything reads the hour
-            versions = ingested_versions(store)
+                if ingesting is None:
+                    ingest(hour)
+                else:
+                    ingesting.result()  # its failure stops here, before anything reads the hour
+                versions = pins[hour] = ingested_versions(store)
             lane.join()  # the previous hour's monitor ran beside this ingest; its failure stops here
             if pending is not None and hour >= pending[1]:
-                _finish(pending)
+                write_state(state_path, replace(state, ingested=_saved(pins)))  # this hour's versions, too
+                _finish(pending, _ingest_ahead(todo[done_now:], plan, pins, ingest, store, state_path, state))
                 pending = None
             if pending is None or champion is None:
                 champion = champions.current()
@@ -177,31 +193,68 @@ def simulate(
             if plan.retrains_at(hour):  # before the next ingest starts: its training data are this hour's
                 running = retrain(hour, plan.adopt_at(hour))
                 pending = (hour, plan.adopt_at(hour), running) if running is not None else None
-            ingesting = ingest_lane.submit(ingest, todo[done_now]) if done_now < len(todo) else None
+            following = todo[done_now:done_now + 1]  # none at the end; nothing to start if ingested ahead
+            ingesting = ingest_lane.submit(ingest, following[0]) if following and following[0] not in pins else None
             predict_hour(store, champion, hour, settings, predict_report_path, versions)
             if lane.done_through is not None:  # a retrain in flight holds the progress before its hour
                 behind = pending[0] - pd.Timedelta(hours=1) if pending is not None else lane.done_through
                 state = replace(state, completed_through=iso(min(lane.done_through, behind)))
+            done_through = pd.Timestamp(state.completed_through) if state.completed_through else None
+            pins = {h: v for h, v in pins.items() if done_through is None or h > done_through}
             pace = (time.perf_counter() - started) / done_now
-            state = with_progress(state, total, done_before + done_now, pace, clock())
+            state = with_progress(replace(state, ingested=_saved(pins)), total, done_before + done_now, pace, clock())
             write_state(state_path, state)
             bar.update(1)
         lane.join()
         if pending is not None:
-            _finish(pending)
-        state = replace(state, completed_through=iso(todo[-1])) if todo else state
+            _finish(pending, lambda: False)  # no hour left to ingest
+        state = replace(state, completed_through=iso(todo[-1]), ingested={}) if todo else state
     summary = simulated_vs_backtest(store, registry, plan)
     write_state(state_path, replace(state, finished=True, summary=summary))
     return summary
 
 
-def _finish(pending: tuple[pd.Timestamp, pd.Timestamp, Future[Any]]) -> None:
-    """Wait for a retrain that ran behind the hours; its failure stops the simulation, as before."""
+def _finish(pending: tuple[pd.Timestamp, pd.Timestamp, Future[Any]], ingest_ahead: Callable[[], bool]) -> None:
+    """Wait for a retrain that ran behind the hours, ingesting the following hours meanwhile
+    (`ingest_ahead`, one hour per call, False when none may be); its failure stops the simulation."""
     as_of, adopt_at, running = pending
-    waited = time.perf_counter()
+    waited, ahead = time.perf_counter(), 0
+    while not running.done() and ingest_ahead():
+        ahead += 1
     running.result()
-    log.info("retrain as of %s joined before %s (waited %.1f s)", iso(as_of), iso(adopt_at),
-             time.perf_counter() - waited)  # fmt: skip
+    log.info("retrain as of %s joined before %s (waited %.1f s, %d hour(s) ingested ahead meanwhile)", iso(as_of),
+             iso(adopt_at), time.perf_counter() - waited, ahead)  # fmt: skip
+
+
+def _ingest_ahead(
+    following: list[pd.Timestamp],
+    plan: SimulationPlan,
+    pins: dict[pd.Timestamp, dict[str, int]],
+    ingest: HourStep,
+    store: FeatureStore,
+    state_path: Path,
+    state: SimulationState,
+) -> Callable[[], bool]:
+    """A step that ingests the first of the `following` hours not yet ingested, records the versions
+    its ingest left in `pins` and in the saved state (before anything reads the hour), and says
+    whether it did: never a retrain hour or anything after one, nor past the end."""
+
+    def one_more() -> bool:
+        for hour in following:
+            if plan.retrains_at(hour):
+                return False
+            if hour not in pins:
+                ingest(hour)
+                pins[hour] = ingested_versions(store)
+                write_state(state_path, replace(state, ingested=_saved(pins)))
+                return True
+        return False
+
+    return one_more
+
+
+def _saved(pins: dict[pd.Timestamp, dict[str, int]]) -> dict[str, dict[str, int]]:
+    return {iso(h): dict(v) for h, v in sorted(pins.items())}
 
 
 def predict_hour(
@@ -244,6 +297,7 @@ class MonitorLane:
     ) -> None:
         self._store, self._settings, self._thresholds = store, settings, thresholds
         self._post_alert, self._references, self._step = post_alert, references, monitor_step
+        self._scores = StoredScores()  # the in-process monitor's last rows (the worker keeps its own)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor")
         self._in_flight: tuple[pd.Timestamp, Future[Any]] | None = None
         self.done_through: pd.Timestamp | None = None  # the latest hour whose monitor has joined
@@ -255,7 +309,7 @@ class MonitorLane:
             future = self._thread.submit(self._step, hour, champion, table_versions)
         else:
             future = self._thread.submit(monitor, self._store, champion, hour, self._settings, self._thresholds,
-                                         self._post_alert, self._references, table_versions)  # fmt: skip
+                                         self._post_alert, self._references, table_versions, self._scores)  # fmt: skip
         self._in_flight = (hour, future)
 
     def join(self) -> None:

@@ -39,6 +39,10 @@ class SimulationState:
     seconds_per_hour: float | None = None  # mean wall time of the hours this run has simulated
     eta: str | None = None  # when the last hour should be done, at that pace
     updated_at: str | None = None
+    # hour → the feature tables' versions its ingest left, for every hour after `completed_through`
+    # already ingested (up to a day of them: `simulation.simulate` ingests ahead while a retrain
+    # runs); a resumed run reads those hours at these versions instead of ingesting them again
+    ingested: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def same_window(self, other: SimulationState) -> bool:
         return (self.start, self.end, self.retrain_every_hours) == (

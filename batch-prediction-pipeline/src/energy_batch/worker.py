@@ -41,6 +41,7 @@ from typing import Any, TextIO
 
 from energy_batch.as_of import parse_hour
 from energy_batch.console_scripts import iso
+from energy_batch.forecast_errors import StoredScores
 from energy_batch.health_checks import ReferenceCache
 from energy_batch.pipeline import AlertPoster, monitor
 from energy_batch.settings import BatchSettings
@@ -62,6 +63,7 @@ class MonitorContext:
     thresholds: AlertSettings
     post_alert: AlertPoster | None = None
     references: ReferenceCache = field(default_factory=dict)
+    scores: StoredScores = field(default_factory=StoredScores)  # last hour's rows, instead of re-reading them
     champions: dict[int, ModelVersionInfo] = field(default_factory=dict)  # a version's record never changes
 
     def champion(self, version: int | None) -> ModelVersionInfo | None:
@@ -92,7 +94,7 @@ def handle(request: dict[str, Any], ctx: MonitorContext) -> dict[str, Any]:
     try:
         as_of = parse_hour(raw)
         result = monitor(ctx.store, ctx.champion(version), as_of, ctx.settings, ctx.thresholds, ctx.post_alert,
-                         ctx.references, table_versions=pins)  # fmt: skip
+                         ctx.references, table_versions=pins, memory=ctx.scores)  # fmt: skip
     except Exception as exc:  # one failed hour must not take the warm worker down
         log.error("monitor as of %s failed: %s", raw, exc)
         log.debug("%s", traceback.format_exc())
