@@ -313,6 +313,10 @@ def test_the_grid_path_scores_exactly_like_the_merges(seed: int) -> None:
                                        acts[acts["datetime_utc"] <= as_of], as_of, grace)  # fmt: skip
         assert len(fast) > 0 and fast["actual_missing"].any() and (~fast["actual_missing"]).any()
         pd.testing.assert_frame_equal(fast, plain)
+    ns = {"datetime_utc": "datetime64[ns, UTC]"}  # another store's time unit: the grid path, the same rows
+    in_ns = forecast_errors(preds.astype(ns), acts.astype(ns), as_of, 6)
+    us = {"datetime_utc": fast["datetime_utc"].dtype}
+    pd.testing.assert_frame_equal(in_ns.astype(us), forecast_errors(preds, acts, as_of, 6))
     off_hour = preds.assign(datetime_utc=preds["datetime_utc"] + pd.Timedelta(minutes=30))  # the merge path
     plain = _forecast_errors_merge(off_hour[off_hour["datetime_utc"] <= as_of], acts, as_of, 6)
     pd.testing.assert_frame_equal(forecast_errors(off_hour, acts, as_of, 6), plain)

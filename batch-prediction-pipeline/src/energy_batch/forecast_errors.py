@@ -126,7 +126,7 @@ def _monitoring_frame(rows: pd.DataFrame, actual: pd.Series) -> pd.DataFrame:
     )
 
 
-_HOUR_US = 3_600_000_000
+_PER_HOUR = {"s": 3_600, "ms": 3_600_000, "us": 3_600_000_000, "ns": 3_600_000_000_000}  # ticks of each unit
 _GRID_MAX_CELLS = 20_000_000  # 160 MB of float64: far above monitor's 48 h × a few thousand series
 
 
@@ -137,13 +137,13 @@ def _repeated(keys: np.ndarray) -> bool:
 
 def _hour_numbers(times: pd.Series) -> np.ndarray | None:
     """Whole hours since the epoch of a UTC time-stamp column; None when one is not a whole hour
-    (or null, or not in microseconds), for which the caller takes the merge path."""
-    if not isinstance(times.dtype, pd.DatetimeTZDtype) or times.dtype.unit != "us":
+    (or null, or not time-zone aware), for which the caller takes the merge path."""
+    if not isinstance(times.dtype, pd.DatetimeTZDtype) or times.dtype.unit not in _PER_HOUR or times.isna().any():
         return None
-    micros = np.asarray(times.array.asi8, dtype=np.int64)
-    if (micros % _HOUR_US).any() or times.isna().any():
+    ticks, per_hour = np.asarray(times.array.asi8, dtype=np.int64), _PER_HOUR[times.dtype.unit]
+    if (ticks % per_hour).any():
         return None
-    return micros // _HOUR_US
+    return ticks // per_hour
 
 
 def _series_codes(*frames: pd.DataFrame) -> tuple[np.ndarray, int]:
@@ -244,7 +244,9 @@ class StoredScores:
     ~2,000 that changed. A worker that remembers them reads nothing while the table is still at the
     version its own write left (no other writer since). Only presence is trusted, never absence: a
     key it does not hold counts as changed and is written again, which the store's upsert turns
-    into a no-op when the stored row is equal.
+    into a no-op when the stored row is equal. "No other writer" is read from consecutive version
+    numbers (Delta's); a store whose versions are commit times (Hopsworks) never matches, so its
+    monitor simply reads the rows back every hour, as before.
     """
 
     rows: pd.DataFrame | None = None

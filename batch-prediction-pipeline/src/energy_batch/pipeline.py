@@ -210,9 +210,12 @@ def monitor(
         if not touched.empty:  # before the rows they aggregate: see the docstring
             store.insert(MONITORING_HOURLY, hourly_aggregates(touched))
             store.insert(MONITORING_HORIZON, horizon_aggregates(touched))
-        after = store.table_version(MONITORING) if changed.empty else store.insert(MONITORING, changed).table_version
+        if changed.empty:
+            after, own = store.table_version(MONITORING), 0
+        else:
+            written = store.insert(MONITORING, changed)  # no commit when the store holds every row already
+            after, own = written.table_version, int(written.changed)
         if memory is not None:  # exact only if nothing but this run's own commit (if any) came after `before`
-            own = 0 if changed.empty else 1
             if after == (before + own if before is not None else 0):
                 memory.remember(rows, after)
             else:
