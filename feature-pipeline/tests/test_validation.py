@@ -171,10 +171,11 @@ def test_daylight_saving_days_validate_and_load_every_utc_hour(
     assert len(local_dates) == 1  # exactly one local day, 23 or 25 hours long
 
 
-def test_the_hour_by_hour_and_the_rolling_jump_windows_agree() -> None:
-    """The hourly ingest's path (each batch hour's own window) and the backfill's (one rolling pass)
-    give the same max and the same judged flag: random gaps, duplicate stored rows, series the
-    batch does not know, and a stored hour exactly 28 days before the batch hour (inside)."""
+def test_the_grid_the_hour_by_hour_and_the_rolling_jump_windows_agree() -> None:
+    """The grid path every whole-hour batch takes and its two pandas fallbacks (each batch hour's
+    own window; one rolling pass) give the same max and the same judged flag: random gaps,
+    duplicate stored rows, series the batch does not know (and batch series the history does not
+    know), shuffled rows, and a stored hour exactly 28 days before the batch hour (inside)."""
     rng = np.random.default_rng(0)
     hours = pd.date_range("2023-01-01", periods=24 * 40, freq="h", tz="UTC").astype("datetime64[us, UTC]")
     value = "energy_consumption_kwh"
@@ -197,6 +198,15 @@ def test_the_hour_by_hour_and_the_rolling_jump_windows_agree() -> None:
         rolling = validate._windows_rolling(stored, key, rows, row_key, value)
         np.testing.assert_array_equal(by_hour[1], rolling[1])
         np.testing.assert_allclose(by_hour[0], rolling[0])
+        stranger = pd.DataFrame({"area": ["DK9"], "consumer_type": ["999"], "datetime_utc": rows["datetime_utc"][:1],
+                                 value: [5.0]})  # fmt: skip
+        shuffled = stored.sample(frac=1.0, random_state=int(rng.integers(1000))).reset_index(drop=True)
+        stored_code, row_code = validate._series_codes(shuffled, pd.concat([rows, stranger], ignore_index=True))
+        assert row_code[-1] == -1
+        on_grid = validate._windows_on_grid(shuffled, stored_code, rows, row_code[:-1], value)
+        assert on_grid is not None
+        np.testing.assert_array_equal(on_grid[1], by_hour[1])
+        np.testing.assert_allclose(on_grid[0], by_hour[0])
 
     hour = pd.Timestamp("2023-02-01T00:00Z")
     back = [validate.JUMP_LOOKBACK, validate.JUMP_LOOKBACK + timedelta(hours=1), timedelta(hours=1)]
@@ -207,3 +217,15 @@ def test_the_hour_by_hour_and_the_rolling_jump_windows_agree() -> None:
     keys = (edge["area"] + "|" + edge["consumer_type"], row["area"] + "|" + row["consumer_type"])
     limit, judged = validate._windows_hour_by_hour(edge, keys[0], row, keys[1], value)
     assert limit.tolist() == [100.0] and judged.tolist() == [False]  # 28 days back is in, 28 days + 1 h is out
+    grid = validate._windows_on_grid(edge, *validate._series_codes(edge, row)[:1], row, np.array([0]), value)
+    assert grid is not None and grid[0].tolist() == [100.0] and grid[1].tolist() == [False]
+    # 48 distinct hours in the window, one of them exactly 28 days back (and a duplicate): judged
+    back = [validate.JUMP_LOOKBACK, *(timedelta(hours=k) for k in range(1, 48)), timedelta(hours=5)]
+    times = pd.DatetimeIndex([hour - b for b in back]).astype("datetime64[us, UTC]")
+    full = pd.DataFrame({"area": "DK1", "consumer_type": "1", value: 1.0, "datetime_utc": times})
+    for frame in (full, full.iloc[1:]):  # without the 28-days-back hour: 47, not judged
+        grid = validate._windows_on_grid(frame, np.zeros(len(frame), dtype=np.int64), row, np.array([0]), value)
+        rolling = validate._windows_rolling(frame, frame["area"] + "|" + frame["consumer_type"], row, keys[1], value)
+        assert grid is not None and grid[1].tolist() == rolling[1].tolist() == [len(frame) == len(full)]
+    half_past = edge.assign(datetime_utc=edge["datetime_utc"] + timedelta(minutes=30))
+    assert validate._windows_on_grid(half_past, np.zeros(3, dtype=np.int64), row, np.array([0]), value) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
@@ -70,3 +72,35 @@ def test_seasonal_naive_24_backtest_forecasts_the_same_hour_a_day_earlier(frame:
         for a, c, t in zip(pred["area"], pred["consumer_type"], pred["datetime_utc"], strict=True)
     ]
     assert pred["prediction_kwh"].tolist() == pytest.approx(expected)
+
+
+def test_candidates_backtested_side_by_side_give_the_rows_of_one_after_the_other(
+    frame: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two at once on one-thread fits (`simulate`'s retrains) must not change any number: every
+    candidate's rows equal the serial run's, in the candidates' order, and the LightGBM ones
+    really ran on the pool's threads (a neural one would run alone, on the caller's)."""
+    protocol = _protocol(frame)
+    small = {"n_estimators": 20, "num_leaves": 7, "min_child_samples": 5}
+    level = ModelConfig("level", "lightgbm", params=small, exog=("local_hour",), lags=(1, 24),
+                        intervals="conformal", calibration_origins=2)  # fmt: skip
+    change = replace(level, name="change", target_transforms=("diff_24", "standard"))
+    cfgs = [ModelConfig("naive", "seasonal_naive_24"), level, change]
+    serial = backtest.backtest_models(cfgs, frame, protocol, seed=3, threads=1, parallel=1)
+    with caplog.at_level("INFO", logger="energy_training.backtest"):
+        together = backtest.backtest_models(cfgs, frame, protocol, seed=3, threads=1, parallel=2)
+    for (one, _), (other, _), cfg in zip(serial, together, cfgs, strict=True):
+        pd.testing.assert_frame_equal(one, other)
+        assert set(one["model"]) == {cfg.name}
+    threads = {r.threadName for r in caplog.records if r.getMessage().startswith("backtested")}
+    assert threads and all(name.startswith("backtest") for name in threads)
+
+
+def test_parallel_backtests_fill_the_cores_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ENERGY_TRAINING_PARALLEL_BACKTESTS", raising=False)
+    monkeypatch.setattr(backtest.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert (backtest.parallel_backtests(1), backtest.parallel_backtests(2), backtest.parallel_backtests(4)) == (2, 1, 1)
+    monkeypatch.setenv("ENERGY_TRAINING_PARALLEL_BACKTESTS", "3")
+    assert backtest.parallel_backtests(2) == 3
+    monkeypatch.setenv("ENERGY_TRAINING_ENGINE", "dask")
+    assert backtest.parallel_backtests(1) == 1

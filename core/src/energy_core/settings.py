@@ -202,6 +202,12 @@ class TrainingEngineSettings(_Base):
     # OpenMP regions LightGBM's second thread spins, and beside another busy process that spinning
     # made two runs side by side ~5x slower than one thread each (docs/performance.md, "A seventh machine").
     threads: int = Field(default=2, ge=1, alias="ENERGY_TRAINING_THREADS")
+    # Candidates backtested at once (each fit on `threads` threads, the candidates on threads of the
+    # training process; LightGBM and seasonal naive only, a neural candidate runs alone). Unset: as
+    # many as the cores hold, cores // threads, so a 2-thread run on 2 cores backtests one at a time
+    # as before and `simulate`'s 1-thread retrains two at once. A candidate's numbers do not depend
+    # on it (they depend on its own thread count only).
+    parallel_backtests: int | None = Field(default=None, ge=1, alias="ENERGY_TRAINING_PARALLEL_BACKTESTS")
 
     @field_validator("dask_scheduler", mode="before")
     @classmethod
@@ -209,7 +215,7 @@ class TrainingEngineSettings(_Base):
         """`ENERGY_DASK_SCHEDULER=` (empty, as in .env.example) means: start a LocalCluster."""
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("dask_partitions", mode="before")
+    @field_validator("dask_partitions", "parallel_backtests", mode="before")
     @classmethod
     def _empty_partitions_is_default(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

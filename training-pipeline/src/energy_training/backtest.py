@@ -9,13 +9,17 @@ always a number about what would be served.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import pandas as pd
 
 from energy_core.schemas import ENERGY_FORECASTING_VIEW
-from energy_training.config import ModelConfig
+from energy_core.settings import TrainingEngineSettings, load
+from energy_training.config import FAMILIES_NEURAL, ModelConfig
 from energy_training.forecaster_model import FittedForecaster, forecast, forecast_origins
 from energy_training.models import fit_model
 from energy_training.protocol import Protocol
@@ -88,6 +92,55 @@ def backtest_model(
     origin without refitting."""
     fitted = fit_for_backtest(cfg, frame, protocol, seed, threads)
     return score_predictor(partial(forecast, fitted), frame, protocol, cfg.name, partial(forecast_origins, fitted))
+
+
+def parallel_backtests(threads: int) -> int:
+    """How many candidates to backtest at once: ENERGY_TRAINING_PARALLEL_BACKTESTS, else as many
+    as the cores hold (cores // threads, at least 1); always 1 on the Dask engine, whose client
+    the candidates would share."""
+    settings = load(TrainingEngineSettings)
+    if settings.engine != "local":
+        return 1
+    if settings.parallel_backtests is not None:
+        return settings.parallel_backtests
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(threads, 1))
+
+
+def backtest_models(
+    cfgs: Sequence[ModelConfig],
+    frame: pd.DataFrame,
+    protocol: Protocol,
+    seed: int,
+    threads: int | None = None,
+    parallel: int = 1,
+) -> list[tuple[pd.DataFrame, float]]:
+    """`backtest_model` of each candidate, in order, with its wall seconds; up to `parallel` at once.
+
+    Why threads: a retrain beside `simulate`'s hourly processes fits on one thread, and on two
+    cores its LightGBM candidates then backtested one after the other with a core idle while the
+    simulation waited for it (docs/performance.md, "A tenth machine"). LightGBM and pandas' heavy
+    parts release the GIL, and each candidate's numbers depend only on its own fits (seed and
+    thread count), so two at once give the same rows. A neural candidate runs alone: its seeding
+    sets process-wide random state.
+    """
+
+    def one(cfg: ModelConfig) -> tuple[pd.DataFrame, float]:
+        started = time.perf_counter()
+        rows = backtest_model(cfg, frame, protocol, seed, threads)
+        seconds = time.perf_counter() - started
+        log.info("backtested %s in %.1f s", cfg.name, seconds)
+        return rows, seconds
+
+    results: dict[int, tuple[pd.DataFrame, float]] = {}
+    together = [i for i, cfg in enumerate(cfgs) if cfg.family not in FAMILIES_NEURAL] if parallel > 1 else []
+    if len(together) > 1:
+        with ThreadPoolExecutor(min(parallel, len(together)), thread_name_prefix="backtest") as pool:
+            results.update(zip(together, pool.map(lambda i: one(cfgs[i]), together), strict=True))
+    for i, cfg in enumerate(cfgs):
+        if i not in results:
+            results[i] = one(cfg)
+    return [results[i] for i in range(len(cfgs))]
 
 
 def backtest_with_refits(

@@ -43,7 +43,14 @@ from energy_core.lifecycle import (
 from energy_core.registry import Lineage, ModelRegistry, ModelVersionInfo
 from energy_core.settings import BacktestSettings, RegistrySettings, TrackingSettings
 from energy_training import dataset, plots, recovery, tracking
-from energy_training.backtest import backtest_model, contract_input, known_until, score_predictor
+from energy_training.backtest import (
+    backtest_model,
+    backtest_models,
+    contract_input,
+    known_until,
+    parallel_backtests,
+    score_predictor,
+)
 from energy_training.config import ConfigError, ModelConfig, Profile, TuningConfig, config_from_params
 from energy_training.forecaster_model import FittedForecaster
 from energy_training.metrics import METRICS, naive_scale, per_horizon, per_series, scorecard
@@ -452,13 +459,9 @@ def _check_enough_history(frame: pd.DataFrame, protocol: Protocol) -> None:
 def _backtest_all(
     candidates: list[Any], frame: pd.DataFrame, protocol: Protocol, seed: int, threads: int
 ) -> tuple[pd.DataFrame, dict[str, float]]:
-    parts, seconds = [], {}
-    for cfg in candidates:
-        started = time.perf_counter()
-        parts.append(backtest_model(cfg, frame, protocol, seed, threads))
-        seconds[cfg.name] = time.perf_counter() - started
-        log.info("backtested %s in %.1f s", cfg.name, seconds[cfg.name])
-    return pd.concat(parts, ignore_index=True), seconds
+    done = backtest_models(candidates, frame, protocol, seed, threads, parallel_backtests(threads))
+    seconds = {cfg.name: spent for cfg, (_, spent) in zip(candidates, done, strict=True)}
+    return pd.concat([rows for rows, _ in done], ignore_index=True), seconds
 
 
 def _rescore_champion(
