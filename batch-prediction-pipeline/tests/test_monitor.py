@@ -228,7 +228,7 @@ def test_monitor_after_a_revised_actual_rewrites_exactly_the_rows_of_that_hour(t
 
     stored = store.read(MONITORING)
     acts = store.read(ENERGY_CONSUMPTION)
-    expected = forecast_errors(store.read(PREDICTIONS), acts, T0 + 2 * H, 6)
+    expected = forecast_errors(store.read(PREDICTIONS), acts, T0 + 2 * H, 6).sort_values(list(MONITORING.key))
     pd.testing.assert_frame_equal(stored.reset_index(drop=True), expected.reset_index(drop=True))
     assert stored.loc[(stored["area"] == "DK2") & (stored["datetime_utc"] == T0), "error_kwh"].tolist() == [-20.0]
 
@@ -359,6 +359,70 @@ def test_a_monitor_that_remembers_its_rows_stores_what_one_reading_them_back_sto
             pd.testing.assert_frame_equal(read(group), stores[1].read(group))
     assert memory.rows is not None
     assert reads["n"] == 1  # only the hour after the other writer (the first hour finds no table)
+
+
+def test_a_monitor_that_rescores_only_changed_hours_leaves_the_tables_of_one_that_rescores_all(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`ScoredWith`: a worker scores again only the target hours whose forecasts or actuals may have
+    changed. Hour after hour, through late actuals, one that never comes, a revised actual, a
+    vanished actual, a forecast rewritten for an already scored hour, a compaction of `predictions`
+    and another writer in `monitoring`, it must leave exactly the tables (and answers) of a monitor
+    that scores the whole window every hour, and in quiet hours it must read only the newest hour's
+    forecasts."""
+    import numpy as np
+
+    from energy_batch.forecast_errors import StoredScores
+    from energy_core.schemas import ALERTS
+
+    rng = np.random.default_rng(7)
+    series = [("DK1", "111"), ("DK1", "112"), ("DK2", "111"), ("DK1", "total")]
+    hours = 30
+    forecast = [(a, c, T0 + t * H, h, 100.0 + t + h + rng.random(), 90.0 + t, 125.0 + t)
+                for a, c in series for t in range(hours) for h in (1, 2, 3, 5)]  # fmt: skip
+    settings = BatchSettings(ENERGY_BATCH_MONITOR_LOOKBACK_HOURS=12, ENERGY_BATCH_ACTUAL_GRACE_HOURS=3)
+    stores = [EmbeddedFeatureStore(tmp_path / name) for name in ("remembers", "rescores")]
+    memory = StoredScores()
+    spans: list[float] = []
+    read = stores[0].read
+
+    def recording(group, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if group is PREDICTIONS:
+            start, end = kwargs.get("start"), kwargs.get("end")
+            spans.append((pd.Timestamp(end) - pd.Timestamp(start)) / H)
+        return read(group, *args, **kwargs)
+
+    stores[0].read = recording  # type: ignore[method-assign]
+    quiet = []
+    for k in range(hours - 4):
+        now = T0 + k * H
+        spans.clear()
+        for store in stores:
+            store.insert(PREDICTIONS, predictions([r for r in forecast if r[2] - r[3] * H == now]))
+            late = [(a, c, now, 100.0 + k) for a, c in series[:2]]  # DK2 arrives two hours late
+            late += [("DK2", "111", now - 2 * H, 101.0 + k)] if k >= 2 and k != 9 else []  # one never comes
+            store.insert(ENERGY_CONSUMPTION, actuals(late))
+            if k == 12:  # the source revises an old hour
+                store.insert(ENERGY_CONSUMPTION, actuals([("DK1", "111", now - 5 * H, 999.0)]))
+            if k == 14:  # an actual vanishes (deleted at the source)
+                store.delete(ENERGY_CONSUMPTION, start=now - 3 * H, end=now - 2 * H, filters={"consumer_type": "112"})
+            if k == 16:  # a forecast of an already scored hour is rewritten (a re-run of an old hour)
+                redo = predictions([r for r in forecast if r[2] == now - 4 * H and r[3] == 5])
+                store.insert(PREDICTIONS, redo.assign(prediction_kwh=redo["prediction_kwh"] + 7.0))
+            if k == 18:
+                store.compact(PREDICTIONS)
+            if k == 20:  # another writer leaves a wrong value in a row the worker remembers
+                wrong = EmbeddedFeatureStore(store.root).read(MONITORING, start=now - 6 * H, end=now - 5 * H).head(1)
+                store.insert(MONITORING, wrong.assign(error_kwh=wrong["error_kwh"] + 1.0))
+        fast = monitor(stores[0], None, now, settings, AlertSettings(), memory=memory)
+        full = monitor(stores[1], None, now, settings, AlertSettings())
+        assert fast == full
+        for group in (MONITORING, MONITORING_HOURLY, MONITORING_HORIZON, ALERTS):
+            assert stores[0].exists(group) == stores[1].exists(group)
+            if stores[1].exists(group):
+                pd.testing.assert_frame_equal(read(group), stores[1].read(group))
+        if k > 6 and k not in (9, 12, 14, 16, 18, 20, 21):
+            quiet.append(sum(spans))
+    assert memory.scored_with is not None and len(memory.scored_with.settled_hours) > 0
+    assert quiet and max(quiet) <= 4  # the newest hour and the late series' hours, not the 12 h window
 
 
 def test_packed_key_positions_equal_the_per_column_ones() -> None:

@@ -366,3 +366,46 @@ def test_a_read_pinned_one_version_behind_comes_from_memory_and_equals_a_read_fr
     assert pinned in opened
     held = reader._version_rows[ENERGY_CONSUMPTION.table_name]
     assert sorted(v for v, _ in held) == [pinned + 1, latest]  # the two newest this reader has built
+
+
+def test_changed_event_times_covers_every_row_that_differs_between_two_versions(tmp_path: Path) -> None:
+    """`changed_event_times` from the data files two versions list: an append, a revision, a delete
+    and a compaction each give a span holding every row that differs (checked against the rows of
+    both versions), None when nothing differs; the interface's default answers everything."""
+    from energy_core.feature_store.base import EVERY_EVENT_TIME, FeatureStore
+
+    store = EmbeddedFeatureStore(tmp_path)
+    store.insert(ENERGY_CONSUMPTION, consumption(6))
+    versions = [store.table_version(ENERGY_CONSUMPTION)]
+
+    def write(action: object) -> None:
+        assert action is not None
+        versions.append(store.table_version(ENERGY_CONSUMPTION))
+
+    write(store.insert(ENERGY_CONSUMPTION, consumption(2, start=T0 + timedelta(hours=6))))  # append hours 6-7
+    write(store.insert(ENERGY_CONSUMPTION, consumption(1, start=T0 + timedelta(hours=2), base=5.0)))  # revise 2
+    write(store.delete(ENERGY_CONSUMPTION, T0 + timedelta(hours=4), T0 + timedelta(hours=5), {"area": "DK1"}))
+    write(store.compact(ENERGY_CONSUMPTION))
+
+    def differing_hours(a: int, b: int) -> set[pd.Timestamp]:
+        rows = [store.read(ENERGY_CONSUMPTION, version=v) for v in (a, b)]
+        both = rows[0].merge(rows[1], how="outer", indicator=True, on=list(rows[0].columns))
+        return set(both.loc[both["_merge"] != "both", "datetime_utc"])
+
+    assert store.changed_event_times(ENERGY_CONSUMPTION, versions[0], versions[0]) is None
+    spans = {}
+    for a in versions:
+        for b in versions:
+            span = store.changed_event_times(ENERGY_CONSUMPTION, a, b)
+            differ = differing_hours(a, b)
+            if span is None:
+                assert not differ
+            else:
+                assert all(span[0] <= t <= span[1] for t in differ), (a, b, span, differ)
+            spans[a, b] = span
+    v0, append, revise, delete, compact = versions
+    assert spans[v0, append] == (T0 + timedelta(hours=6), T0 + timedelta(hours=7))  # just the new file
+    assert spans[append, revise] == (T0, T0 + timedelta(hours=5))  # the rewritten file's hours, not hours 6-7
+    assert spans[revise, delete] is not None and spans[revise, delete][1] <= T0 + timedelta(hours=7)
+    assert spans[delete, compact] == (T0, T0 + timedelta(hours=7))  # every file rewritten, no row changed
+    assert FeatureStore.changed_event_times(store, ENERGY_CONSUMPTION, v0, append) == EVERY_EVENT_TIME

@@ -11,7 +11,9 @@ period. Until then it is simply not monitored yet. Nothing is ever imputed.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -68,16 +70,33 @@ def forecast_errors(
     past_grace = (preds["datetime_utc"] <= as_of - pd.Timedelta(hours=grace_hours)).to_numpy()
     keep = has_actual | later_arrived | past_grace
     rows = preds[keep]
-    out = _monitoring_frame(rows, pd.Series(actual_all[keep], index=rows.index, dtype="float64"))
+    return in_scoring_order(_monitoring_frame(rows, pd.Series(actual_all[keep], index=rows.index, dtype="float64")))
+
+
+def in_scoring_order(rows: pd.DataFrame) -> pd.DataFrame:
+    """Monitoring rows (time stamps in one unit) in MONITORING's columns, in scoring order: by
+    target hour, then area, consumer_type and hours_ahead (`_forecast_errors_merge` sorts them the
+    same way). Hour first so that the rows of whole hours scored apart join by a stable sort on
+    the hour alone (`join_hours`); the store keeps its own order on disk."""
     order = np.lexsort(
         (
-            out["datetime_utc"].array.asi8,
-            out["hours_ahead"].to_numpy(),
-            _sorted_codes(out["consumer_type"]),
-            _sorted_codes(out["area"]),
+            rows["hours_ahead"].to_numpy(),
+            _sorted_codes(rows["consumer_type"]),
+            _sorted_codes(rows["area"]),
+            rows["datetime_utc"].array.asi8,
         )
-    )  # MONITORING.key: area, consumer_type, hours_ahead, datetime_utc
-    return out[list(MONITORING.columns)].take(order).reset_index(drop=True)
+    )
+    return rows[list(MONITORING.columns)].take(order).reset_index(drop=True)
+
+
+def join_hours(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    """The rows of two frames in scoring order (`in_scoring_order`), each frame in that order and no
+    target hour in both. In a steady hour `second` holds only hours after `first`'s, so nothing moves."""
+    rows = pd.concat([first, second], ignore_index=True)
+    hours = rows["datetime_utc"].array.asi8
+    if len(hours) < 2 or bool((np.diff(hours) >= 0).all()):
+        return rows
+    return rows.take(np.argsort(hours, kind="stable")).reset_index(drop=True)
 
 
 def _forecast_errors_merge(
@@ -91,7 +110,8 @@ def _forecast_errors_merge(
     past_grace = rows["datetime_utc"] <= as_of - pd.Timedelta(hours=grace_hours)
     rows = rows[has_actual | later_arrived | past_grace].copy()
     out = _monitoring_frame(rows, rows["energy_consumption_kwh"].astype("float64"))
-    return out[list(MONITORING.columns)].sort_values(list(MONITORING.key)).reset_index(drop=True)
+    order = ["datetime_utc", "area", "consumer_type", "hours_ahead"]  # scoring order: see `in_scoring_order`
+    return out[list(MONITORING.columns)].sort_values(order).reset_index(drop=True)
 
 
 def _monitoring_frame(rows: pd.DataFrame, actual: pd.Series) -> pd.DataFrame:
@@ -165,7 +185,12 @@ def leaf_rows(monitoring: pd.DataFrame) -> pd.DataFrame:
     Aggregates, error checks and the simulation's WAPE use leaves only: a total re-counts its
     leaves' kWh, so including it would weigh every kWh two or three times.
     """
-    return monitoring[monitoring["consumer_type"].astype("string") != TOTAL]
+    return monitoring[leaf_mask(monitoring)]
+
+
+def leaf_mask(monitoring: pd.DataFrame) -> np.ndarray:
+    """Which rows of `monitoring` are leaf rows (`leaf_rows` without copying them)."""
+    return np.asarray(monitoring["consumer_type"].to_numpy(dtype=object, na_value=None) != TOTAL, dtype=bool)
 
 
 def changed_since_stored(rows: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
@@ -235,10 +260,28 @@ def _comparable(values: pd.Series) -> np.ndarray:
     return values.to_numpy()
 
 
+@dataclass(frozen=True)
+class ScoredWith:
+    """What one hour's scores were computed from, for the next hour to tell which still stand.
+
+    `actuals`: the actual rows (area, consumer_type, datetime_utc, energy_consumption_kwh) up to
+    `as_of` that were read; `predictions_version`: the `predictions` table version read before
+    the predictions were (the rows read may be newer, never older); `settled_hours`: the target
+    hours (whole hours since the epoch) whose every forecast was scored, with its actual or as
+    known to miss it."""
+
+    as_of: pd.Timestamp
+    grace_hours: int
+    actuals: pd.DataFrame
+    predictions_version: int
+    settled_hours: np.ndarray
+
+
 @dataclass
 class StoredScores:
     """The monitoring rows one long-lived monitor last scored, and the `monitoring` table version
-    at which they are exactly the stored rows of their keys (None: nothing known).
+    at which they are exactly the stored rows of their keys (None: nothing known), with what they
+    were scored from (`scored_with`).
 
     Why: a steady-state hour re-reads ~87,000 rows it wrote itself an hour before, only to find the
     ~2,000 that changed. A worker that remembers them reads nothing while the table is still at the
@@ -247,17 +290,101 @@ class StoredScores:
     into a no-op when the stored row is equal. "No other writer" is read from consecutive version
     numbers (Delta's); a store whose versions are commit times (Hopsworks) never matches, so its
     monitor simply reads the rows back every hour, as before.
+
+    `scored_with` lets the next hour score again only the target hours whose inputs may have
+    changed (`hours_to_keep`), instead of re-reading and re-scoring all 48 h of forecasts.
     """
 
     rows: pd.DataFrame | None = None
     version: int | None = None
+    scored_with: ScoredWith | None = None
 
     def rows_at(self, version: int | None) -> pd.DataFrame | None:
         """The remembered rows if the table is still at the version they belong to."""
         return self.rows if self.rows is not None and version is not None and version == self.version else None
 
-    def remember(self, rows: pd.DataFrame, version: int | None) -> None:
-        self.rows, self.version = (rows, version) if version is not None else (None, None)
+    def remember(self, rows: pd.DataFrame, version: int | None, scored_with: ScoredWith | None = None) -> None:
+        if version is None:
+            self.forget()
+        else:
+            self.rows, self.version, self.scored_with = rows, version, scored_with
 
     def forget(self) -> None:
-        self.rows, self.version = None, None
+        self.rows, self.version, self.scored_with = None, None, None
+
+
+def settled_hours(
+    predictions: pd.DataFrame, rows: pd.DataFrame, first_hour: pd.Timestamp, as_of: pd.Timestamp
+) -> np.ndarray:
+    """The target hours from `first_hour` to `as_of` (whole hours since the epoch) where every
+    forecast in `predictions` has its monitoring row in `rows` (with an actual, or known to miss
+    it), hours without forecasts included; empty when time stamps are not whole hours."""
+    first, last = _hour_of(first_hour), _hour_of(as_of)
+    pred_hours = _hour_numbers(predictions.loc[predictions["datetime_utc"] <= as_of, "datetime_utc"])
+    scored_hours = _hour_numbers(rows["datetime_utc"])
+    if first is None or last is None or pred_hours is None or scored_hours is None or last < first:
+        return np.empty(0, dtype=np.int64)
+    window = np.arange(first, last + 1, dtype=np.int64)
+    forecasts = np.bincount(np.clip(pred_hours - first, 0, len(window)), minlength=len(window) + 1)
+    scored = np.bincount(np.clip(scored_hours - first, 0, len(window)), minlength=len(window) + 1)
+    return window[forecasts[: len(window)] == scored[: len(window)]]
+
+
+def hours_to_keep(
+    before: ScoredWith,
+    as_of: pd.Timestamp,
+    grace_hours: int,
+    first_hour: pd.Timestamp,
+    actuals: pd.DataFrame,
+    changed_forecasts: tuple[datetime, datetime] | None,
+) -> np.ndarray | None:
+    """The target hours (whole hours since the epoch) whose remembered rows are exactly what
+    scoring them again would give; None when the remembered scores cannot be used at all.
+
+    A target hour's rows are a function of its forecasts, its actuals and, for a forecast without
+    an actual, of whether it is known to miss it: a later hour of its series has an actual, or the
+    grace period is over. Both only ever become true as the hours pass, unless an actual row
+    vanishes. So an hour stands when it was settled (every forecast scored), is still in the
+    window, none of its forecasts changed (`changed_forecasts`: the event-time span the store says
+    may differ since `before.predictions_version`) and none of its actual rows changed or appeared;
+    a vanished actual row anywhere in the window makes every hour count as changed."""
+    first, last = _hour_of(first_hour), _hour_of(before.as_of)
+    if as_of < before.as_of or grace_hours != before.grace_hours or first is None or last is None:
+        return None
+    now = actuals[actuals["datetime_utc"] <= before.as_of]
+    then = before.actuals[before.actuals["datetime_utc"] >= pd.Timestamp(first_hour)]  # still in the window
+    now_hours, then_hours = _hour_numbers(now["datetime_utc"]), _hour_numbers(then["datetime_utc"])
+    if now_hours is None or then_hours is None:
+        return None
+    keep = before.settled_hours[(before.settled_hours >= first) & (before.settled_hours <= last)]
+    if changed_forecasts is not None:  # hours overlapping the span, rounded outwards
+        lo, hi = (math.floor(t.timestamp() / 3600) for t in changed_forecasts)
+        keep = keep[(keep < lo) | (keep > hi)]
+    if len(now) or len(then):
+        series, _ = _series_codes(now, then)
+        hours = np.concatenate([now_hours, then_hours])
+        hours, span = hours - hours.min(), int(hours.max() - hours.min()) + 1
+        key = series.astype(np.int64) * span + hours
+        key_now, key_then = key[: len(now)], key[len(now) :]
+        if _repeated(key_now) or _repeated(key_then):
+            return None
+        at = pd.Index(key_then).get_indexer(key_now)  # per actual row now, the row then with its key
+        kwh_now = now["energy_consumption_kwh"].to_numpy(dtype="float64", na_value=np.nan)
+        kwh_then = then["energy_consumption_kwh"].to_numpy(dtype="float64", na_value=np.nan)
+        old = kwh_then[np.where(at >= 0, at, 0)]
+        same = (at >= 0) & ((kwh_now == old) | (np.isnan(kwh_now) & np.isnan(old)))
+        if len(np.unique(at[at >= 0])) < len(then):
+            return None  # an actual row vanished: a known-missing forecast may no longer be known
+        keep = keep[~np.isin(keep, now_hours[~same])]
+    return keep
+
+
+def _hour_of(time: pd.Timestamp) -> int | None:
+    """Whole hours since the epoch of one time stamp; None when it is not a whole hour."""
+    seconds = pd.Timestamp(time).timestamp()
+    return int(seconds // 3600) if seconds % 3600 == 0 else None
+
+
+def hour_numbers(times: pd.Series) -> np.ndarray | None:
+    """Whole hours since the epoch of a UTC time-stamp column (None: not whole hours)."""
+    return _hour_numbers(times)

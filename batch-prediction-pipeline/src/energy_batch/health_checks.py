@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from energy_batch.aggregates import wape
@@ -29,10 +30,12 @@ ReferenceCache = dict[tuple[str, int], pd.DataFrame]
 
 @dataclass(frozen=True)
 class ScoredLeaves:
-    """Leaf monitoring rows of every target hour from `first_hour` to the as-of hour, as stored."""
+    """Monitoring rows of every target hour from `first_hour` to the as-of hour, as stored, and
+    which of them are leaf rows (`leaf`; None: all), so a caller need not copy the leaves out."""
 
     rows: pd.DataFrame
     first_hour: pd.Timestamp
+    leaf: np.ndarray | None = None
 
 
 def training_reference(
@@ -92,7 +95,8 @@ def run_checks(
     recent_errors: pd.DataFrame | None
     if scored is not None and scored.first_hour <= start:
         rows = scored.rows
-        recent_errors = rows[(rows["datetime_utc"] >= start) & (rows["datetime_utc"] < end)]
+        recent = ((rows["datetime_utc"] >= start) & (rows["datetime_utc"] < end)).to_numpy(dtype=bool)
+        recent_errors = rows[recent & scored.leaf if scored.leaf is not None else recent]
     elif store.exists(MONITORING):
         recent_errors = leaf_rows(store.read(MONITORING, start=start.to_pydatetime(), end=end))
     else:

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import abc
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
 from energy_core.schemas import FeatureGroupSpec, FeatureViewSpec
+
+# `changed_event_times`' answer when anything may have changed.
+EVERY_EVENT_TIME = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
 
 
 class FeatureStoreError(RuntimeError):
@@ -244,6 +247,21 @@ class FeatureStore(abc.ABC):
     @abc.abstractmethod
     def table_version(self, group: FeatureGroupSpec) -> int | None:
         """The latest committed version of the group's table, None if never written."""
+
+    def changed_event_times(
+        self, group: FeatureGroupSpec, since_version: int, version: int
+    ) -> tuple[datetime, datetime] | None:
+        """The event-time span [first, last] (both inclusive) outside which no row can differ
+        between table versions `since_version` and `version`; None when no row differs.
+
+        Why: a long-lived reader that already holds the rows of `since_version` (the monitor
+        worker holds its last hour's scores) re-reads only this span instead of its whole window.
+        The answer may be wider than the truth, never narrower. This default knows nothing about
+        the table's history and answers the whole time line unless the versions are equal, so a
+        backend without it (Hopsworks) is correct and merely re-reads everything."""
+        if since_version == version:
+            return None
+        return EVERY_EVENT_TIME
 
     @abc.abstractmethod
     def statistics(self, group: FeatureGroupSpec) -> FeatureGroupStatistics:

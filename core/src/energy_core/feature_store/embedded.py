@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,10 +56,12 @@ from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from energy_core.feature_store import relational as rel
 from energy_core.feature_store.base import (
+    EVERY_EVENT_TIME,
     DeleteResult,
     FeatureGroupNotFound,
     FeatureGroupStatistics,
     FeatureStore,
+    FeatureStoreError,
     FeatureStoreUnavailable,
     FeatureValidationError,
     InsertResult,
@@ -89,6 +91,8 @@ _MEMORY_CACHE_MAX_BYTES = 16 * 2**20
 _VERSIONS_IN_MEMORY = 2
 # Results of reads at a pinned table version kept in memory (least recently used dropped first).
 _PINNED_READS_KEPT = 8
+# Versions whose data files' event-time ranges are kept (`_file_spans`).
+_SPANS_KEPT = 8
 _VersionKey = tuple[int, tuple[int, int] | None]  # (table version, identity of its first commit)
 # Format 1: release 1 (no STORE_FORMAT.json; revised tables hold string_view files). Format 2: every
 # file has the declared physical types and each table's schema fingerprint is recorded.
@@ -134,11 +138,15 @@ def _file_lock(path: Path, timeout_s: float) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _write_failures(group: FeatureGroupSpec, operation: str, version_before: int | None) -> Iterator[None]:
+def _write_failures(
+    group: FeatureGroupSpec, operation: str, version_before: Callable[[], int | None]
+) -> Iterator[None]:
     """Turn a failed Delta write (full disk, permissions, I/O) into one clear store error.
 
     Delta commits are atomic: a write that fails before its commit leaves the table at the version
-    it had, so the message can say exactly that and what to do.
+    it had, so the message can say exactly that and what to do. That version is read only on a
+    failure (`version_before`): the caller holds the table's writer lock, so it is still the one
+    the write started from.
     """
     try:
         yield
@@ -149,7 +157,11 @@ def _write_failures(group: FeatureGroupSpec, operation: str, version_before: int
             if ("No space left" in text or "os error 28" in text or getattr(exc, "errno", None) == errno.ENOSPC)
             else "fix the cause and re-run"
         )
-        at = f"stays at table version {version_before}" if version_before is not None else "was not created"
+        try:
+            before = version_before()
+        except Exception:  # the message must not fail on a table it cannot read
+            before = None
+        at = f"stays at table version {before}" if before is not None else "was not created"
         first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         raise FeatureStoreUnavailable(
             f"{operation} of feature group {group.name!r} failed, nothing was written (the table {at}): "
@@ -183,6 +195,10 @@ class EmbeddedFeatureStore(FeatureStore):
         self._version_rows: dict[str, dict[_VersionKey, tuple[pa.Table, tuple[str, ...]]]] = {}
         self._rows_lock = threading.Lock()
         self._pinned_reads: OrderedDict[tuple[Any, ...], pd.DataFrame] = OrderedDict()
+        # (table, version) -> (birth, each data file's event-time range) (`changed_event_times`).
+        self._spans: OrderedDict[tuple[str, int], tuple[Any, dict[str, tuple[datetime, datetime] | None]]] = (
+            OrderedDict()
+        )
 
     # -- paths -----------------------------------------------------------------------------------
     def _table_path(self, group: FeatureGroupSpec) -> Path:
@@ -509,6 +525,63 @@ class EmbeddedFeatureStore(FeatureStore):
         with self._handles_lock:
             return int(self._latest_handle(group).version())
 
+    def changed_event_times(
+        self, group: FeatureGroupSpec, since_version: int, version: int
+    ) -> tuple[datetime, datetime] | None:
+        """From the two versions' data files: a Delta version's rows are those of the files its log
+        lists, and a data file is immutable and uniquely named, so rows can differ only in files
+        listed by one version and not the other (added, removed, or both when rewritten), and the
+        log records each file's event-time range. A file without that range (or a table whose
+        rows are not just its files: deletion vectors) makes the answer the whole time line."""
+        if since_version == version:
+            return None
+        old, new = self._file_spans(group, since_version), self._file_spans(group, version)
+        if old is None or new is None:
+            return EVERY_EVENT_TIME
+        spans = [old[path] if path in old else new[path] for path in old.keys() ^ new.keys()]
+        if not spans:
+            return None
+        if any(span is None for span in spans):
+            return EVERY_EVENT_TIME
+        known = [span for span in spans if span is not None]
+        return min(span[0] for span in known), max(span[1] for span in known)
+
+    def _file_spans(self, group: FeatureGroupSpec, version: int) -> dict[str, tuple[datetime, datetime] | None] | None:
+        """Each data file of `version` with the event-time range of its rows from the Delta log's
+        statistics (None: not recorded); None for a version that cannot be read that way. The
+        newest few versions' answers are kept: an hourly reader asks for the same version twice,
+        as the new end of one span and the old end of the next. A version asked for again after
+        its table was replaced (a restore under a running process) answers None (unknown)."""
+        key, birth = (group.table_name, version), self._birth(group)
+        with self._handles_lock:
+            cached = self._spans.get(key)
+            if cached is not None:  # the same version of a replaced table (a restore) tells nothing
+                return cached[1] if cached[0] == birth else None
+            try:
+                handle = self._latest_handle(group)
+                dt = handle if int(handle.version()) == version else self._open(group, version)
+                if dt.protocol().min_reader_version > 1 or dt.metadata().partition_columns:
+                    return None
+                actions = pa.table(dt.get_add_actions(flatten=True))
+            except FeatureStoreError:
+                return None
+            lo, hi = f"min.{group.event_time}", f"max.{group.event_time}"
+            if lo not in actions.column_names or hi not in actions.column_names:
+                return None
+            spans: dict[str, tuple[datetime, datetime] | None] = {
+                str(path): (first, last) if first is not None and last is not None else None
+                for path, first, last in zip(
+                    actions.column("path").to_pylist(),
+                    actions.column(lo).to_pylist(),
+                    actions.column(hi).to_pylist(),
+                    strict=True,
+                )
+            }
+            self._spans[key] = (birth, spans)
+            while len(self._spans) > _SPANS_KEPT:
+                self._spans.popitem(last=False)
+            return spans
+
     def insert(self, group: FeatureGroupSpec, frame: pd.DataFrame | ValidatedBatch) -> InsertResult:
         try:
             batch = rel.batch_to_store(group, frame)
@@ -521,7 +594,7 @@ class EmbeddedFeatureStore(FeatureStore):
         table = rel.to_arrow(group, batch)
         with (
             _file_lock(self._lock_path(group.table_name), self.lock_timeout_s),
-            _write_failures(group, "insert", self.table_version(group)),
+            _write_failures(group, "insert", lambda: self.table_version(group)),
         ):
             if not self.exists(group):
                 write_deltalake(
@@ -622,7 +695,7 @@ class EmbeddedFeatureStore(FeatureStore):
         self._prepare(group)
         with (
             _file_lock(self._lock_path(group.table_name), self.lock_timeout_s),
-            _write_failures(group, "delete", self.table_version(group)),
+            _write_failures(group, "delete", lambda: self.table_version(group)),
         ):
             dt = self._open(group)
             window = self._rows_between(group, dt, start, end, end_inclusive=False)

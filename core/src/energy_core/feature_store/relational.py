@@ -387,6 +387,8 @@ def changed_rows(group: FeatureGroupSpec, batch: pa.Table, existing: Source) -> 
     """Rows of `batch` that are new or differ from `existing` (the stored rows of the batch's
     event-time range), and how many of them update an existing key. Identical rows drop out,
     which is what makes re-inserting a batch a no-op."""
+    if isinstance(existing, pa.Table) and existing.num_rows == 0:
+        return batch.cast(arrow_schema(group)), 0  # nothing stored in the range: every row is new
     keys = list(group.key)
     values = [c for c in group.columns if c not in keys]
     on = " AND ".join(f"b.{q(k)} = e.{q(k)}" for k in keys)
