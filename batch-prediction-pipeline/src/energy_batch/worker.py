@@ -63,7 +63,7 @@ class MonitorContext:
     thresholds: AlertSettings
     post_alert: AlertPoster | None = None
     references: ReferenceCache = field(default_factory=dict)
-    scores: StoredScores = field(default_factory=StoredScores)  # last hour's rows, instead of re-reading them
+    scores: StoredScores = field(default_factory=StoredScores)  # last hour's rows and inputs: re-score only changes
     champions: dict[int, ModelVersionInfo] = field(default_factory=dict)  # a version's record never changes
 
     def champion(self, version: int | None) -> ModelVersionInfo | None:
