@@ -210,7 +210,7 @@ serve: $(INSTALL_STAMP) ## Serve app-api, app-frontend and app-monitoring togeth
 	done; \
 	[[ -n "$${up:-}" ]] || { echo "serve: $$ENERGY_API_URL/api/v1/health did not answer within 120 s" >&2; exit 1; }; \
 	echo; \
-	echo "  API         http://$(API_HOST):$(API_PORT)/docs"; \
+	echo "  API         http://$(API_HOST):$(API_PORT)/api/v1/docs"; \
 	echo "  Forecasts   http://127.0.0.1:$(FRONTEND_PORT)"; \
 	echo "  Monitoring  http://127.0.0.1:$(MONITORING_PORT)"; \
 	echo "  (Ctrl-C stops all three; if one exits, the others are stopped too)"; \
